@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	neturl "net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rampart-ci/rampart"
+	"github.com/rampart-ci/rampart/auth"
+	"github.com/rampart-ci/rampart/project"
+	"github.com/rampart-ci/rampart/server"
+	"github.com/rampart-ci/rampart/store"
+)
+
+// serveOptions configure `rampart up` and `rampart server`.
+type serveOptions struct {
+	addr        string
+	dataDir     string
+	databaseURL string
+	tlsCert     string
+	tlsKey      string
+	dev         bool // `up`: human-readable logs, a local agent
+}
+
+func (a *App) upCommand() *cobra.Command {
+	o := &serveOptions{dev: true}
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Run Rampart for a first try: server and a local agent on embedded SQLite",
+		Long: `Run the server on 127.0.0.1:8080 with its data under ./rampart-data (SQLite), and a local agent.
+On first start it creates the user admin and prints its password and an admin API token, once.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return a.serve(cmd.Context(), o) },
+	}
+	cmd.Flags().StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on")
+	cmd.Flags().StringVar(&o.dataDir, "data-dir", "rampart-data", "directory for the database and other state")
+	return cmd
+}
+
+func (a *App) serverCommand() *cobra.Command {
+	o := &serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the Rampart server (production: PostgreSQL, TLS, agents elsewhere)",
+		Long: `Run the Rampart server. With --database-url postgres://… it uses PostgreSQL, and several servers may
+share one database; without it, SQLite under --data-dir. --tls-cert and --tls-key serve HTTPS.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return a.serve(cmd.Context(), o) },
+	}
+	cmd.Flags().StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on")
+	cmd.Flags().StringVar(&o.dataDir, "data-dir", "rampart-data", "directory for state (the SQLite database unless --database-url is given)")
+	cmd.Flags().StringVar(&o.databaseURL, "database-url", os.Getenv("RAMPART_DATABASE_URL"), "postgres://… URL (default: $RAMPART_DATABASE_URL, else SQLite in --data-dir)")
+	cmd.Flags().StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM); with --tls-key serves HTTPS")
+	cmd.Flags().StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
+	return cmd
+}
+
+// serve runs the server until ctx ends, then shuts down gracefully.
+func (a *App) serve(ctx context.Context, o *serveOptions) error {
+	logger := newLogger(a.stderr, slog.LevelInfo)
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return rampart.Errorf(rampart.EINVALID, "--tls-cert and --tls-key go together").WithDetail("give both files, or neither for plain HTTP")
+	}
+	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory %s: %w", o.dataDir, err)
+	}
+	dbURL := o.databaseURL
+	if dbURL == "" {
+		dbURL = "sqlite:" + filepath.Join(o.dataDir, "rampart.db")
+	}
+	db, err := store.Open(ctx, dbURL, logger)
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer db.Close()
+
+	authSvc, err := auth.New(db, logger, auth.Config{})
+	if err != nil {
+		return err
+	}
+	password, token, created, err := authSvc.Bootstrap(ctx)
+	if err != nil {
+		return fmt.Errorf("create first admin: %w", err)
+	}
+	if created {
+		fmt.Fprintf(a.stdout, "First start: created the user admin. Save these now; they are not shown again.\n")
+		fmt.Fprintf(a.stdout, "admin password: %s\n", password)
+		fmt.Fprintf(a.stdout, "admin token: %s\n", token)
+	}
+
+	srv := server.New(server.Config{
+		Store: db, Auth: authSvc, Projects: project.New(db, nil), Logger: logger,
+		Version: version, SecureCookies: o.tlsCert != "",
+	})
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return rampart.Errorf(rampart.EINVALID, "cannot listen on %s: %v", o.addr, err).WithDetail("choose another address with --addr, or stop what uses it")
+	}
+	scheme := "http"
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	if o.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+		if err != nil {
+			return rampart.Errorf(rampart.EINVALID, "cannot load TLS certificate: %v", err).WithDetail("check --tls-cert and --tls-key point at a matching PEM certificate and key")
+		}
+		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, hs.TLSConfig)
+		scheme = "https"
+	}
+	url := fmt.Sprintf("%s://%s", scheme, ln.Addr())
+	fmt.Fprintf(a.stdout, "Rampart %s listening on %s\n", version, url)
+	logger.Info("listening", "url", url, "database", describeDB(dbURL))
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// describeDB names the database for logs without its password.
+func describeDB(u string) string {
+	if p, err := neturl.Parse(u); err == nil && p.User != nil {
+		p.User = neturl.User(p.User.Username())
+		return p.String()
+	}
+	return u
+}

@@ -1,0 +1,121 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/rampart-ci/rampart"
+	"github.com/rampart-ci/rampart/store/storetest"
+)
+
+// pgURLVar names the PostgreSQL database the tests may use; each test works in a schema of its
+// own there and drops it afterwards.
+const pgURLVar = "RAMPART_TEST_DATABASE_URL"
+
+const pgSkipMessage = "store: PostgreSQL tests skipped; to run them: export " + pgURLVar + "=$(bash .ci/postgres)"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(pgURLVar) == "" {
+		// Printed without -v too, so that nobody takes a green run for a tested PostgreSQL.
+		fmt.Fprintln(os.Stderr, pgSkipMessage)
+	}
+	os.Exit(m.Run())
+}
+
+// pgSchema creates an empty schema in the test database, drops it when t ends, and returns the
+// database's URL with that schema as the search path.
+func pgSchema(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv(pgURLVar)
+	if base == "" {
+		t.Skip(pgSkipMessage)
+	}
+	cfg, err := pgx.ParseConfig(base)
+	if err != nil {
+		t.Fatalf("%s: %v", pgURLVar, err)
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("%s: %v", pgURLVar, err)
+	}
+	admin := stdlib.OpenDB(*cfg)
+	schema := "t_" + strings.ToLower(rand.Text()[:16])
+	if _, err := admin.ExecContext(t.Context(), "CREATE SCHEMA "+schema); err != nil {
+		admin.Close()
+		t.Fatalf("create schema: %v", err)
+	}
+	// Registered before the stores' Close, so it runs after it.
+	t.Cleanup(func() {
+		defer admin.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := admin.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// openTestPostgres opens rawURL as a store and closes it when t ends.
+func openTestPostgres(t *testing.T, rawURL string) *DB {
+	t.Helper()
+	db, err := Open(t.Context(), rawURL, nil)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return db
+}
+
+func TestPostgres(t *testing.T) {
+	if os.Getenv(pgURLVar) == "" {
+		t.Skip(pgSkipMessage)
+	}
+	storetest.Run(t, func(t *testing.T) rampart.Store { return openTestPostgres(t, pgSchema(t)) })
+}
+
+// TestPostgresShared opens one database twice, as two server processes would.
+func TestPostgresShared(t *testing.T) {
+	u := pgSchema(t)
+	storetest.RunShared(t, []rampart.Store{openTestPostgres(t, u), openTestPostgres(t, u)})
+}
+
+// TestPostgresConcurrentOpen starts several servers on one empty database at once: the
+// migration lock must let exactly one of them migrate.
+func TestPostgresConcurrentOpen(t *testing.T) {
+	u := pgSchema(t)
+	const n = 4
+	dbs := make([]*DB, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { dbs[i], errs[i] = Open(t.Context(), u, nil) })
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Errorf("Open %d: %v", i, errs[i])
+			continue
+		}
+		if err := dbs[i].Close(); err != nil {
+			t.Errorf("Close %d: %v", i, err)
+		}
+	}
+}
