@@ -51,10 +51,13 @@ type User struct {
 
 // Project is a repository that Rampart builds.
 type Project struct {
-	ID        int64     `json:"id"`
-	Name      string    `json:"name"`
-	RepoURL   string    `json:"repo_url"`
-	CreatedAt time.Time `json:"created_at"`
+	ID      int64  `json:"id"`
+	Name    string `json:"name"`
+	RepoURL string `json:"repo_url"`
+	// PollSeconds is how often the server polls the repository's branches for new commits, as a
+	// fallback for webhooks; 0 turns polling off.
+	PollSeconds int       `json:"poll_seconds,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
 }
 
 // Member is a user's role in a project.

@@ -32,6 +32,12 @@ type Tx interface {
 	LoginFailureTx
 	ProjectTx
 	AuditTx
+	RunTx
+	JobTx
+	AgentTx
+	LogTx
+	ArtifactTx
+	CursorTx
 }
 
 // UserTx stores accounts.
@@ -103,6 +109,11 @@ type ProjectTx interface {
 	ListMembers(ctx context.Context, projectID int64) ([]*Member, error)
 	// MemberRole returns a user's role in a project, or "" when they are not a member.
 	MemberRole(ctx context.Context, projectID, userID int64) (string, error)
+	// UpdateProject writes a project's repository URL and polling interval.
+	UpdateProject(ctx context.Context, p *Project) error
+	// WebhookSecret returns the secret that signs a project's webhooks ("" when none is set).
+	WebhookSecret(ctx context.Context, projectID int64) (string, error)
+	SetWebhookSecret(ctx context.Context, projectID int64, secret string) error
 }
 
 // AuditTx stores the audit chain. The audit package computes sequence numbers and hashes; the

@@ -77,7 +77,17 @@ func (c *Client) request(ctx context.Context, method, path string, in any) (*htt
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	req.Header.Set("Accept", "application/json")
+	return c.send(req)
+}
+
+// send authenticates req with the client's token, sends it and returns the response for the
+// caller to read and close. Non-2xx answers become *rampart.Error with the server's message and
+// detail. Callers that need other bodies or headers than request's (raw uploads, the fencing
+// header) build req themselves.
+func (c *Client) send(req *http.Request) (*http.Response, error) {
+	if req.Header.Get("Accept") == "" {
+		req.Header.Set("Accept", "application/json")
+	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}

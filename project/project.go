@@ -252,3 +252,88 @@ func (s *Service) RemoveMember(ctx context.Context, actor *rampart.Actor, projec
 		return audit.Append(ctx, tx, ev, s.now())
 	})
 }
+
+// Lookup returns a project by name without checking permissions, for callers that authenticate
+// otherwise (webhooks prove themselves with a signature).
+func (s *Service) Lookup(ctx context.Context, name string) (*rampart.Project, error) {
+	var p *rampart.Project
+	err := s.store.View(ctx, func(tx rampart.Tx) (err error) {
+		p, err = tx.ProjectByName(ctx, name)
+		return err
+	})
+	return p, err
+}
+
+// Update is a change to a project; nil fields stay as they are.
+type Update struct {
+	RepoURL     *string `json:"repo_url,omitempty"`
+	PollSeconds *int    `json:"poll_seconds,omitempty"`
+}
+
+// Update changes a project's repository or polling interval.
+func (s *Service) Update(ctx context.Context, actor *rampart.Actor, name string, u Update) (*rampart.Project, error) {
+	p, err := s.Authorize(ctx, actor, rbac.ProjectUpdate, name)
+	if err != nil {
+		return nil, err
+	}
+	var detail []string
+	if u.RepoURL != nil {
+		if err := ValidRepoURL(*u.RepoURL); err != nil {
+			return nil, err
+		}
+		p.RepoURL = *u.RepoURL
+		detail = append(detail, "repo="+p.RepoURL)
+	}
+	if u.PollSeconds != nil {
+		if n := *u.PollSeconds; n != 0 && (n < 10 || n > 86400) {
+			return nil, rampart.Errorf(rampart.EINVALID, "poll interval %ds out of range", n).WithDetail("use 0 (off) or 10 to 86400 seconds")
+		}
+		p.PollSeconds = *u.PollSeconds
+		detail = append(detail, fmt.Sprintf("poll_seconds=%d", p.PollSeconds))
+	}
+	ev := audit.Event(actor, "project.update", "project:"+name, rampart.ResultSuccess)
+	ev.Detail = strings.Join(detail, " ")
+	err = s.store.Update(ctx, func(tx rampart.Tx) error {
+		if err := tx.UpdateProject(ctx, p); err != nil {
+			return err
+		}
+		return audit.Append(ctx, tx, ev, s.now())
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// RotateWebhookSecret gives a project a new random webhook secret and returns it; the old one
+// stops working at once. The secret is shown only in this answer.
+func (s *Service) RotateWebhookSecret(ctx context.Context, actor *rampart.Actor, name string) (string, error) {
+	p, err := s.Authorize(ctx, actor, rbac.ProjectUpdate, name)
+	if err != nil {
+		return "", err
+	}
+	secret, err := auth.NewSecret("rmw_")
+	if err != nil {
+		return "", err
+	}
+	err = s.store.Update(ctx, func(tx rampart.Tx) error {
+		if err := tx.SetWebhookSecret(ctx, p.ID, secret); err != nil {
+			return err
+		}
+		return audit.Append(ctx, tx, audit.Event(actor, "project.webhook_secret", "project:"+name, rampart.ResultSuccess), s.now())
+	})
+	if err != nil {
+		return "", err
+	}
+	return secret, nil
+}
+
+// WebhookSecret returns the secret that signs p's webhooks, or "" when none was set.
+func (s *Service) WebhookSecret(ctx context.Context, p *rampart.Project) (string, error) {
+	var secret string
+	err := s.store.View(ctx, func(tx rampart.Tx) (err error) {
+		secret, err = tx.WebhookSecret(ctx, p.ID)
+		return err
+	})
+	return secret, err
+}

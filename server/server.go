@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 	"github.com/rampart-ci/rampart/auth"
 	"github.com/rampart-ci/rampart/project"
 	"github.com/rampart-ci/rampart/rbac"
+	"github.com/rampart-ci/rampart/scheduler"
 )
 
 // Pseudo-permissions for routes that need no rbac action.
@@ -35,6 +37,10 @@ const (
 	Public rbac.Action = "public"
 	// Authenticated routes need any valid credential and act only on the caller's own account.
 	Authenticated rbac.Action = "authenticated"
+	// AgentAuth routes need an agent credential (the lease call).
+	AgentAuth rbac.Action = "agent"
+	// JobAuth routes need the job token of a current lease and its fencing number.
+	JobAuth rbac.Action = "job"
 )
 
 // MaxBodyBytes bounds every request body unless a route sets its own limit.
@@ -45,12 +51,16 @@ const SessionCookie = "rampart_session"
 
 // Config is what a Server needs. Every field is required unless it says otherwise.
 type Config struct {
-	Store    rampart.Store
-	Auth     *auth.Service
-	Projects *project.Service
-	Logger   *slog.Logger
-	Registry *prometheus.Registry // optional; a new one is made when nil
-	Version  string
+	Store     rampart.Store
+	Auth      *auth.Service
+	Projects  *project.Service
+	Scheduler *scheduler.Scheduler
+	Repo      scheduler.Repo
+	Logger    *slog.Logger
+	Registry  *prometheus.Registry // optional; a new one is made when nil
+	Version   string
+	// MaxArtifactBytes bounds one artifact upload; default 100 MiB.
+	MaxArtifactBytes int64
 	// SecureCookies marks the session cookie Secure; set it when serving HTTPS.
 	SecureCookies bool
 }
@@ -75,10 +85,17 @@ type Route struct {
 	// route lets a caller through for their own resources.
 	Self    bool
 	Handler func(w http.ResponseWriter, r *http.Request) error
+	// MaxBody overrides MaxBodyBytes for this route.
+	MaxBody int64
+	// ProjectOf names the project of a project action when the path has no {project}.
+	ProjectOf func(r *http.Request) (string, error)
 }
 
 // New returns a Server with its routes registered.
 func New(cfg Config) *Server {
+	if cfg.MaxArtifactBytes <= 0 {
+		cfg.MaxArtifactBytes = 100 << 20
+	}
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 		cfg.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -105,32 +122,56 @@ func (s *Server) Handler() http.Handler {
 
 func (s *Server) routeTable() []*Route {
 	return []*Route{
-		{"GET", "/healthz", Public, false, s.handleHealth},
-		{"GET", "/readyz", Public, false, s.handleReady},
-		{"POST", "/api/v1/login", Public, false, s.handleLogin},
-		{"POST", "/api/v1/logout", Authenticated, false, s.handleLogout},
-		{"GET", "/api/v1/me", Authenticated, false, s.handleMe},
+		{Method: "GET", Pattern: "/healthz", Perm: Public, Handler: s.handleHealth},
+		{Method: "GET", Pattern: "/readyz", Perm: Public, Handler: s.handleReady},
+		{Method: "POST", Pattern: "/api/v1/login", Perm: Public, Handler: s.handleLogin},
+		{Method: "POST", Pattern: "/api/v1/logout", Perm: Authenticated, Handler: s.handleLogout},
+		{Method: "GET", Pattern: "/api/v1/me", Perm: Authenticated, Handler: s.handleMe},
 
-		{"GET", "/api/v1/users", rbac.UserList, false, s.handleUserList},
-		{"POST", "/api/v1/users", rbac.UserCreate, false, s.handleUserCreate},
-		{"GET", "/api/v1/users/{user}", rbac.UserList, true, s.handleUserGet},
-		{"POST", "/api/v1/users/{user}/disable", rbac.UserDisable, false, s.handleUserDisable(true)},
-		{"POST", "/api/v1/users/{user}/enable", rbac.UserDisable, false, s.handleUserDisable(false)},
-		{"PUT", "/api/v1/users/{user}/password", rbac.UserPassword, true, s.handleUserPassword},
+		{Method: "GET", Pattern: "/api/v1/users", Perm: rbac.UserList, Handler: s.handleUserList},
+		{Method: "POST", Pattern: "/api/v1/users", Perm: rbac.UserCreate, Handler: s.handleUserCreate},
+		{Method: "GET", Pattern: "/api/v1/users/{user}", Perm: rbac.UserList, Self: true, Handler: s.handleUserGet},
+		{Method: "POST", Pattern: "/api/v1/users/{user}/disable", Perm: rbac.UserDisable, Handler: s.handleUserDisable(true)},
+		{Method: "POST", Pattern: "/api/v1/users/{user}/enable", Perm: rbac.UserDisable, Handler: s.handleUserDisable(false)},
+		{Method: "PUT", Pattern: "/api/v1/users/{user}/password", Perm: rbac.UserPassword, Self: true, Handler: s.handleUserPassword},
 
-		{"GET", "/api/v1/tokens", rbac.TokenList, true, s.handleTokenList},
-		{"POST", "/api/v1/tokens", rbac.TokenCreate, false, s.handleTokenCreate},
-		{"DELETE", "/api/v1/tokens/{id}", rbac.TokenRevoke, true, s.handleTokenRevoke},
+		{Method: "GET", Pattern: "/api/v1/tokens", Perm: rbac.TokenList, Self: true, Handler: s.handleTokenList},
+		{Method: "POST", Pattern: "/api/v1/tokens", Perm: rbac.TokenCreate, Handler: s.handleTokenCreate},
+		{Method: "DELETE", Pattern: "/api/v1/tokens/{id}", Perm: rbac.TokenRevoke, Self: true, Handler: s.handleTokenRevoke},
 
-		{"GET", "/api/v1/projects", rbac.ProjectList, false, s.handleProjectList},
-		{"POST", "/api/v1/projects", rbac.ProjectCreate, false, s.handleProjectCreate},
-		{"GET", "/api/v1/projects/{project}", rbac.ProjectRead, false, s.handleProjectGet},
-		{"PUT", "/api/v1/projects/{project}/members/{user}", rbac.MemberManage, false, s.handleMemberSet},
-		{"DELETE", "/api/v1/projects/{project}/members/{user}", rbac.MemberManage, false, s.handleMemberRemove},
+		{Method: "GET", Pattern: "/api/v1/projects", Perm: rbac.ProjectList, Handler: s.handleProjectList},
+		{Method: "POST", Pattern: "/api/v1/projects", Perm: rbac.ProjectCreate, Handler: s.handleProjectCreate},
+		{Method: "GET", Pattern: "/api/v1/projects/{project}", Perm: rbac.ProjectRead, Handler: s.handleProjectGet},
+		{Method: "PUT", Pattern: "/api/v1/projects/{project}/members/{user}", Perm: rbac.MemberManage, Handler: s.handleMemberSet},
+		{Method: "DELETE", Pattern: "/api/v1/projects/{project}/members/{user}", Perm: rbac.MemberManage, Handler: s.handleMemberRemove},
 
-		{"GET", "/api/v1/audit", rbac.AuditRead, false, s.handleAuditList},
-		{"GET", "/api/v1/audit/verify", rbac.AuditRead, false, s.handleAuditVerify},
-		{"GET", "/api/v1/audit/export", rbac.AuditRead, false, s.handleAuditExport},
+		{Method: "PUT", Pattern: "/api/v1/projects/{project}", Perm: rbac.ProjectUpdate, Handler: s.handleProjectUpdate},
+		{Method: "POST", Pattern: "/api/v1/projects/{project}/webhook", Perm: rbac.ProjectUpdate, Handler: s.handleWebhookSecret},
+		{Method: "POST", Pattern: "/api/v1/projects/{project}/runs", Perm: rbac.RunCreate, Handler: s.handleRunCreate},
+		{Method: "GET", Pattern: "/api/v1/projects/{project}/runs", Perm: rbac.RunRead, Handler: s.handleRunList},
+		{Method: "GET", Pattern: "/api/v1/projects/{project}/runs/{number}", Perm: rbac.RunRead, Handler: s.handleRunGet},
+		{Method: "POST", Pattern: "/api/v1/projects/{project}/runs/{number}/cancel", Perm: rbac.RunCancel, Handler: s.handleRunCancel},
+		{Method: "POST", Pattern: "/api/v1/projects/{project}/runs/{number}/retry", Perm: rbac.RunCreate, Handler: s.handleRunRetry},
+		{Method: "GET", Pattern: "/api/v1/projects/{project}/runs/{number}/artifacts", Perm: rbac.RunRead, Handler: s.handleArtifactList},
+		{Method: "GET", Pattern: "/api/v1/projects/{project}/artifacts/{id}", Perm: rbac.RunRead, Handler: s.handleArtifactGet},
+		{Method: "GET", Pattern: "/api/v1/projects/{project}/jobs/{id}/logs", Perm: rbac.RunRead, Handler: s.handleLogs},
+		{Method: "GET", Pattern: "/api/v1/jobs/{id}/log", Perm: rbac.RunRead, Handler: s.handleLogs, ProjectOf: s.jobProject},
+
+		{Method: "GET", Pattern: "/api/v1/audit", Perm: rbac.AuditRead, Handler: s.handleAuditList},
+		{Method: "GET", Pattern: "/api/v1/audit/verify", Perm: rbac.AuditRead, Handler: s.handleAuditVerify},
+		{Method: "GET", Pattern: "/api/v1/audit/export", Perm: rbac.AuditRead, Handler: s.handleAuditExport},
+
+		{Method: "POST", Pattern: "/api/v1/agent-tokens", Perm: rbac.AgentManage, Handler: s.handleAgentTokenCreate},
+		{Method: "GET", Pattern: "/api/v1/agents", Perm: rbac.AgentList, Handler: s.handleAgentList},
+		{Method: "PUT", Pattern: "/api/v1/agents/{agent}", Perm: rbac.AgentManage, Handler: s.handleAgentUpdate},
+
+		{Method: "POST", Pattern: "/api/v1/hooks/{host}/{project}", Perm: Public, Handler: s.handleWebhook, MaxBody: 5 << 20},
+		{Method: "POST", Pattern: "/api/v1/agents/register", Perm: Public, Handler: s.handleAgentRegister},
+		{Method: "POST", Pattern: "/api/v1/agents/lease", Perm: AgentAuth, Handler: s.handleAgentLease},
+		{Method: "POST", Pattern: "/api/v1/jobs/{id}/heartbeat", Perm: JobAuth, Handler: s.handleJobHeartbeat},
+		{Method: "POST", Pattern: "/api/v1/jobs/{id}/logs", Perm: JobAuth, Handler: s.handleJobLogs, MaxBody: rampart.MaxLogChunk},
+		{Method: "POST", Pattern: "/api/v1/jobs/{id}/artifacts", Perm: JobAuth, Handler: s.handleJobArtifact, MaxBody: s.cfg.MaxArtifactBytes},
+		{Method: "POST", Pattern: "/api/v1/jobs/{id}/complete", Perm: JobAuth, Handler: s.handleJobComplete},
 	}
 }
 
@@ -150,7 +191,11 @@ func (s *Server) wrap(rt *Route) http.Handler {
 			}
 			s.metrics.observe(label, rec.status, time.Since(start))
 		}()
-		r.Body = http.MaxBytesReader(rec, r.Body, MaxBodyBytes)
+		limit := int64(MaxBodyBytes)
+		if rt.MaxBody > 0 {
+			limit = rt.MaxBody
+		}
+		r.Body = http.MaxBytesReader(rec, r.Body, limit)
 		if err := s.serve(rec, r, rt); err != nil {
 			writeError(rec, r, s.logger, err)
 		}
@@ -158,8 +203,22 @@ func (s *Server) wrap(rt *Route) http.Handler {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *Route) error {
-	if rt.Perm == Public {
+	switch rt.Perm {
+	case Public:
 		return rt.Handler(w, r)
+	case AgentAuth:
+		token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		agent, err := s.cfg.Scheduler.AuthenticateAgent(r.Context(), strings.TrimSpace(token))
+		if err != nil {
+			return err
+		}
+		return rt.Handler(w, r.WithContext(context.WithValue(r.Context(), agentKey{}, agent)))
+	case JobAuth:
+		job, err := s.authenticateJob(r)
+		if err != nil {
+			return err
+		}
+		return rt.Handler(w, r.WithContext(context.WithValue(r.Context(), jobKey{}, job)))
 	}
 	actor, sess, err := s.authenticate(r)
 	if err != nil {
@@ -174,10 +233,19 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *Route) error 
 	switch {
 	case rt.Perm == Authenticated:
 	case rbac.IsProjectAction(rt.Perm):
+		name := r.PathValue("project")
+		if rt.ProjectOf != nil {
+			var err error
+			if name, err = rt.ProjectOf(r); err != nil {
+				return err
+			}
+		}
 		// Projects.Authorize looks up the caller's role in the project and audits a refusal.
-		if _, err := s.cfg.Projects.Authorize(r.Context(), actor, rt.Perm, r.PathValue("project")); err != nil {
+		p, err := s.cfg.Projects.Authorize(r.Context(), actor, rt.Perm, name)
+		if err != nil {
 			return err
 		}
+		r = r.WithContext(context.WithValue(r.Context(), projectKey{}, p))
 	default:
 		res := rbac.Resource{}
 		if rt.Self {
@@ -188,6 +256,40 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *Route) error 
 		}
 	}
 	return rt.Handler(w, r)
+}
+
+type (
+	agentKey   struct{}
+	jobKey     struct{}
+	projectKey struct{}
+)
+
+func agentOf(r *http.Request) *rampart.Agent { return r.Context().Value(agentKey{}).(*rampart.Agent) }
+func jobOf(r *http.Request) *rampart.Job     { return r.Context().Value(jobKey{}).(*rampart.Job) }
+
+// authenticateJob checks a job call: the job token must be the current lease's, for the job in
+// the path, with the lease's fencing number.
+func (s *Server) authenticateJob(r *http.Request) (*rampart.Job, error) {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || !strings.HasPrefix(token, rampart.JobTokenPrefix) {
+		return nil, rampart.Errorf(rampart.EUNAUTHORIZED, "job calls need the job token").WithDetail("send `Authorization: Bearer <job token from the lease>`")
+	}
+	fence, err := strconv.ParseInt(r.Header.Get(rampart.FenceHeader), 10, 64)
+	if err != nil {
+		return nil, rampart.Errorf(rampart.EINVALID, "missing or bad %s header", rampart.FenceHeader).WithDetail("send the fence number from the lease")
+	}
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return nil, rampart.Errorf(rampart.EINVALID, "bad job id %q", r.PathValue("id"))
+	}
+	job, err := s.cfg.Scheduler.JobByToken(r.Context(), token, fence)
+	if err != nil {
+		return nil, err
+	}
+	if job.ID != id {
+		return nil, rampart.Errorf(rampart.EFORBIDDEN, "this job token is for another job").WithDetail("use each lease's token for its own job only")
+	}
+	return job, nil
 }
 
 // authenticate reads the credential of r: a bearer token, or else the session cookie.

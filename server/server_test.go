@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,8 +17,10 @@ import (
 
 	"github.com/rampart-ci/rampart"
 	"github.com/rampart-ci/rampart/auth"
+	"github.com/rampart-ci/rampart/forge/git"
 	"github.com/rampart-ci/rampart/project"
 	"github.com/rampart-ci/rampart/rbac"
+	"github.com/rampart-ci/rampart/scheduler"
 	"github.com/rampart-ci/rampart/server"
 	"github.com/rampart-ci/rampart/store"
 )
@@ -65,11 +69,13 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	projects := project.New(db, nil)
-	srv := server.New(server.Config{Store: db, Auth: a, Projects: projects, Logger: logger, Version: "test"})
+	repo := git.Repo{Cache: &git.Cache{Dir: t.TempDir()}}
+	sched := scheduler.New(scheduler.Config{Store: db, Repo: repo, Logger: logger})
+	srv := server.New(server.Config{Store: db, Auth: a, Projects: projects, Scheduler: sched, Repo: repo, Logger: logger, Version: "test"})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	f := &fixture{t: t, db: db, auth: a, srv: srv, http: hs, admin: admin, users: map[string]*rampart.Actor{"admin": admin}}
-	if _, err := projects.Create(ctx, admin, "p", "/srv/git/p.git"); err != nil {
+	if _, err := projects.Create(ctx, admin, "p", gitRepoWithPipeline(t)); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range append(subjects[1:], struct{ name, org, project string }{"target", rampart.RoleMember, rampart.RoleDeveloper}) {
@@ -130,7 +136,8 @@ func (f *fixture) do(method, path, token, body string, hdr map[string]string) (*
 }
 
 // publicRoutes is every route reachable without a credential. Adding one is a decision: write it here.
-var publicRoutes = []string{"GET /healthz", "GET /readyz", "POST /api/v1/login"}
+var publicRoutes = []string{"GET /healthz", "GET /readyz", "POST /api/v1/login",
+	"POST /api/v1/hooks/{host}/{project}", "POST /api/v1/agents/register"}
 
 // TestEveryRouteDeclaresAKnownPermission fails for a route without a permission, with an
 // unknown one, or public without being listed above.
@@ -146,10 +153,10 @@ func TestEveryRouteDeclaresAKnownPermission(t *testing.T) {
 			if !slices.Contains(publicRoutes, name) {
 				t.Errorf("%s is public but not in publicRoutes", name)
 			}
-		case rt.Perm == server.Authenticated:
+		case rt.Perm == server.Authenticated, rt.Perm == server.AgentAuth, rt.Perm == server.JobAuth:
 		case !slices.Contains(known, rt.Perm):
 			t.Errorf("%s declares unknown permission %q", name, rt.Perm)
-		case rbac.IsProjectAction(rt.Perm) && !strings.Contains(rt.Pattern, "{project}"):
+		case rbac.IsProjectAction(rt.Perm) && !strings.Contains(rt.Pattern, "{project}") && rt.ProjectOf == nil:
 			t.Errorf("%s needs project permission %s but has no {project}", name, rt.Perm)
 		}
 	}
@@ -166,7 +173,7 @@ func TestRouteRoleMatrix(t *testing.T) {
 		t.Run(rt.Method+" "+rt.Pattern, func(t *testing.T) {
 			f := newFixture(t)
 			// Without a credential every non-public route answers 401.
-			path := strings.NewReplacer("{project}", "p", "{user}", "target", "{id}", "1").Replace(rt.Pattern)
+			path := strings.NewReplacer("{project}", "p", "{user}", "target", "{id}", "1", "{number}", "1", "{agent}", "a1", "{host}", "github").Replace(rt.Pattern)
 			if resp, _ := f.do(rt.Method, path, "", body(rt.Method), nil); resp.StatusCode != http.StatusUnauthorized {
 				t.Errorf("anonymous: status %d, want 401", resp.StatusCode)
 			}
@@ -180,7 +187,7 @@ func TestRouteRoleMatrix(t *testing.T) {
 						_, id = f.token(s.name)
 					}
 				}
-				path := strings.NewReplacer("{project}", "p", "{user}", user, "{id}", fmt.Sprint(id)).Replace(rt.Pattern)
+				path := strings.NewReplacer("{project}", "p", "{user}", user, "{id}", fmt.Sprint(id), "{number}", "1", "{agent}", "a1").Replace(rt.Pattern)
 				resp, eb := f.do(rt.Method, path, tok, body(rt.Method), nil)
 				sub := rbac.Subject{UserID: f.users[s.name].UserID, Role: s.org, ProjectRole: s.project}
 				res := rbac.Resource{}
@@ -189,7 +196,11 @@ func TestRouteRoleMatrix(t *testing.T) {
 				}
 				allowed := rt.Perm == server.Authenticated || rbac.Can(sub, rt.Perm, res)
 				canSee := rbac.Can(sub, rbac.ProjectRead, rbac.Resource{})
+				machine := rt.Perm == server.AgentAuth || rt.Perm == server.JobAuth
 				switch {
+				case machine && resp.StatusCode != 401:
+					t.Errorf("%s: a user token on an agent route got %d, want 401", s.name, resp.StatusCode)
+				case machine:
 				case allowed && (resp.StatusCode == 401 || resp.StatusCode == 403):
 					t.Errorf("%s (%s/%s) allowed by rbac but refused: %d %s", s.name, s.org, s.project, resp.StatusCode, eb.Error)
 				case allowed && resp.StatusCode >= 500:
@@ -336,4 +347,21 @@ func TestHealthAndMetrics(t *testing.T) {
 	if r, _ := f.do("GET", "/healthz", "", "", nil); r.Header.Get("X-Content-Type-Options") != "nosniff" || r.Header.Get("X-Request-Id") == "" {
 		t.Fatalf("missing security headers or request id: %v", r.Header)
 	}
+}
+
+// gitRepoWithPipeline makes a real repository whose pipeline allows manual runs.
+func gitRepoWithPipeline(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, ".rampart.yml"), []byte("on: [push, manual]\njobs:\n  build:\n    steps: [{run: 'true'}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"init", "-q"}, {"add", "."}, {"commit", "-q", "-m", "x"}} {
+		cmd := exec.Command("git", append([]string{"-c", "user.name=t", "-c", "user.email=t@e", "-c", "init.defaultBranch=main"}, args...)...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+	}
+	return dir
 }

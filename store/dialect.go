@@ -103,6 +103,27 @@ func (d dialect) forUpdate(readOnly bool) string {
 	return ""
 }
 
+// forUpdateSkipLocked is forUpdate for a queue: a PostgreSQL SELECT passes over the rows that
+// another transaction has locked instead of waiting for them, so that servers taking work at
+// once each get different rows. Like forUpdate it is empty on SQLite and in read-only
+// transactions.
+func (d dialect) forUpdateSkipLocked(readOnly bool) string {
+	if d == postgresDialect && !readOnly {
+		return " FOR UPDATE SKIP LOCKED"
+	}
+	return ""
+}
+
+// collateBinary returns the clause that makes an ORDER BY on a text column compare bytes, as
+// SQLite does by default, rather than by PostgreSQL's locale, so that lists come in one order on
+// both.
+func (d dialect) collateBinary() string {
+	if d == postgresDialect {
+		return ` COLLATE "C"`
+	}
+	return ""
+}
+
 // Error codes of the two drivers.
 const (
 	pgUniqueViolation     = "23505"

@@ -90,3 +90,24 @@ func TestMigrationsExpand(t *testing.T) {
 		}
 	}
 }
+
+func TestLockClauses(t *testing.T) {
+	tests := []struct {
+		d                dialect
+		readOnly         bool
+		forUpdate, queue string
+	}{
+		{postgresDialect, false, " FOR UPDATE", " FOR UPDATE SKIP LOCKED"},
+		{postgresDialect, true, "", ""},
+		{sqliteDialect, false, "", ""},
+		{sqliteDialect, true, "", ""},
+	}
+	for _, tt := range tests {
+		if got := tt.d.forUpdate(tt.readOnly); got != tt.forUpdate {
+			t.Errorf("%v.forUpdate(readOnly %v) = %q, want %q", tt.d, tt.readOnly, got, tt.forUpdate)
+		}
+		if got := tt.d.forUpdateSkipLocked(tt.readOnly); got != tt.queue {
+			t.Errorf("%v.forUpdateSkipLocked(readOnly %v) = %q, want %q", tt.d, tt.readOnly, got, tt.queue)
+		}
+	}
+}

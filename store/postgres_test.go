@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/rampart-ci/rampart"
@@ -117,5 +119,90 @@ func TestPostgresConcurrentOpen(t *testing.T) {
 		if err := dbs[i].Close(); err != nil {
 			t.Errorf("Close %d: %v", i, err)
 		}
+	}
+}
+
+// TestPostgresQueuedJobsLocks checks that QueuedJobs in an Update locks the rows it returns and
+// passes over rows locked elsewhere, which is what keeps servers from leasing one job twice
+// should Update ever stop taking its advisory lock.
+func TestPostgresQueuedJobsLocks(t *testing.T) {
+	u := pgSchema(t)
+	db := openTestPostgres(t, u)
+	ctx := t.Context()
+	var jobs []*rampart.Job
+	err := db.Update(ctx, func(tx rampart.Tx) error {
+		p := &rampart.Project{Name: "web"}
+		if err := tx.CreateProject(ctx, p); err != nil {
+			return err
+		}
+		r := &rampart.Run{ProjectID: p.ID, Status: rampart.StatusQueued}
+		if err := tx.CreateRun(ctx, r); err != nil {
+			return err
+		}
+		for _, name := range []string{"first", "second"} {
+			j := &rampart.Job{RunID: r.ID, ProjectID: p.ID, Name: name, Status: rampart.StatusQueued}
+			if err := tx.CreateJob(ctx, j); err != nil {
+				return err
+			}
+			jobs = append(jobs, j)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Another server, without the Update lock: a transaction of its own on another connection.
+	other := openTestPostgres(t, u)
+	otherTx, err := other.write.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer otherTx.Rollback()
+
+	err = db.Update(ctx, func(tx rampart.Tx) error {
+		got, err := tx.QueuedJobs(ctx, 1)
+		if err != nil {
+			return err
+		}
+		if len(got) != 1 || got[0].ID != jobs[0].ID {
+			t.Fatalf("QueuedJobs(1) = %v, want job %d", got, jobs[0].ID)
+		}
+		// The row QueuedJobs returned is locked ...
+		_, err = otherTx.ExecContext(ctx, "SELECT id FROM jobs WHERE id = $1 FOR UPDATE NOWAIT", jobs[0].ID)
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "55P03" {
+			t.Errorf("locking the job QueuedJobs returned: error %v, want lock_not_available", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// ... and a row locked elsewhere is passed over.
+	otherTx2, err := other.write.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer otherTx2.Rollback()
+	if _, err := otherTx2.ExecContext(ctx, "SELECT id FROM jobs WHERE id = $1 FOR UPDATE", jobs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	// Bounded, so that a QueuedJobs that waits for the lock instead fails rather than hangs.
+	waitCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	err = db.Update(waitCtx, func(tx rampart.Tx) error {
+		got, err := tx.QueuedJobs(waitCtx, 2)
+		if err != nil {
+			return err
+		}
+		if len(got) != 1 || got[0].ID != jobs[1].ID {
+			t.Errorf("QueuedJobs(2) with job %d locked elsewhere returned %d jobs, want only job %d", jobs[0].ID, len(got), jobs[1].ID)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -9,24 +9,24 @@ import (
 	"github.com/rampart-ci/rampart"
 )
 
-const projectColumns = "p.id, p.name, p.repo_url, p.created_at"
+const projectColumns = "p.id, p.name, p.repo_url, p.poll_seconds, p.created_at"
 
 func scanProject(s scanner) (*rampart.Project, error) {
 	var (
 		p         rampart.Project
 		createdAt int64
 	)
-	if err := s.Scan(&p.ID, &p.Name, &p.RepoURL, &createdAt); err != nil {
+	if err := s.Scan(&p.ID, &p.Name, &p.RepoURL, &p.PollSeconds, &createdAt); err != nil {
 		return nil, err
 	}
 	p.CreatedAt = fromMicros(createdAt)
 	return &p, nil
 }
 
-// CreateProject implements rampart.ProjectTx.
+// CreateProject implements rampart.ProjectTx. A new project has no webhook secret.
 func (t *tx) CreateProject(ctx context.Context, p *rampart.Project) error {
-	err := t.queryRow(ctx, "INSERT INTO projects (name, repo_url, created_at) VALUES (?, ?, ?) RETURNING id",
-		p.Name, p.RepoURL, micros(p.CreatedAt)).Scan(&p.ID)
+	err := t.queryRow(ctx, "INSERT INTO projects (name, repo_url, poll_seconds, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+		p.Name, p.RepoURL, p.PollSeconds, micros(p.CreatedAt)).Scan(&p.ID)
 	switch {
 	case isUnique(err):
 		return rampart.Errorf(rampart.ECONFLICT, "project %q already exists", p.Name)
@@ -133,4 +133,33 @@ func (t *tx) MemberRole(ctx context.Context, projectID, userID int64) (string, e
 		return "", fmt.Errorf("select role of user %d in project %d: %w", userID, projectID, err)
 	}
 	return role, nil
+}
+
+// UpdateProject implements rampart.ProjectTx. The name and creation time stay as they are.
+func (t *tx) UpdateProject(ctx context.Context, p *rampart.Project) error {
+	err := t.execOne(ctx, notFound("project %d", p.ID),
+		"UPDATE projects SET repo_url = ?, poll_seconds = ? WHERE id = ?", p.RepoURL, p.PollSeconds, p.ID)
+	return wrapUpdate(err, "update project %d", p.ID)
+}
+
+// WebhookSecret implements rampart.ProjectTx. It is ENOTFOUND for an unknown project, so that a
+// webhook for a deleted project is not mistaken for one of a project without a secret.
+func (t *tx) WebhookSecret(ctx context.Context, projectID int64) (string, error) {
+	var secret string
+	err := t.queryRow(ctx, "SELECT webhook_secret FROM projects WHERE id = ?", projectID).Scan(&secret)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return "", notFound("project %d", projectID)
+	case err != nil:
+		return "", fmt.Errorf("select webhook secret of project %d: %w", projectID, err)
+	}
+	return secret, nil
+}
+
+// SetWebhookSecret implements rampart.ProjectTx. "" removes the secret. The store keeps the value
+// as given; callers that want it encrypted at rest pass it sealed.
+func (t *tx) SetWebhookSecret(ctx context.Context, projectID int64, secret string) error {
+	err := t.execOne(ctx, notFound("project %d", projectID),
+		"UPDATE projects SET webhook_secret = ? WHERE id = ?", secret, projectID)
+	return wrapUpdate(err, "set webhook secret of project %d", projectID)
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 
 	"github.com/rampart-ci/rampart"
@@ -87,3 +88,28 @@ func notFound(format string, args ...any) *rampart.Error {
 }
 
 var _ rampart.Tx = (*tx)(nil)
+
+// Lists of strings (a job's needs and labels, an agent's labels) are stored as JSON arrays. An
+// empty list is stored as "[]" and, like a nil one, reads back as nil.
+
+func marshalList(list []string) (string, error) {
+	if len(list) == 0 {
+		return "[]", nil
+	}
+	b, err := json.Marshal(list)
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+func unmarshalList(text string) ([]string, error) {
+	var list []string
+	if err := json.Unmarshal([]byte(text), &list); err != nil {
+		return nil, fmt.Errorf("decode list %q: %w", text, err)
+	}
+	if len(list) == 0 {
+		return nil, nil
+	}
+	return list, nil
+}

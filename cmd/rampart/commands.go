@@ -446,7 +446,67 @@ func (a *App) projectCommand() *cobra.Command {
 		},
 	}
 	member.AddCommand(memberAdd, memberRemove)
-	cmd.AddCommand(create, list, show, member)
+	webhook := &cobra.Command{
+		Use:   "webhook PROJECT",
+		Short: "Set a new webhook secret and print it with the URLs to give your git host",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			resp, err := c.RotateWebhookSecret(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			server := a.serverFlag
+			if server == "" {
+				server = os.Getenv("RAMPART_SERVER")
+			}
+			if server == "" {
+				if creds, err := loadCredentials(); err == nil {
+					server = creds.Server
+				}
+			}
+			fmt.Fprintf(a.stdout, "secret: %s\n", resp.Secret)
+			for _, h := range []string{"github", "gitlab", "gitea"} {
+				fmt.Fprintf(a.stdout, "%s: %s%s\n", h, strings.TrimRight(server, "/"), resp.URLs[h])
+			}
+			fmt.Fprintln(a.stderr, "The old secret no longer works. GitHub and Gitea sign with it (HMAC-SHA256); GitLab sends it as its token.")
+			return nil
+		},
+	}
+	var repo2 string
+	var poll time.Duration
+	set := &cobra.Command{
+		Use:   "set PROJECT [--repo URL] [--poll 1m]",
+		Short: "Change a project's repository or polling interval (0 turns polling off)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			var r *string
+			var p *int
+			if cmd.Flags().Changed("repo") {
+				r = &repo2
+			}
+			if cmd.Flags().Changed("poll") {
+				n := int(poll / time.Second)
+				p = &n
+			}
+			pr, err := c.UpdateProject(cmd.Context(), args[0], r, p)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "Project %s: repository %s, polling every %ds.\n", pr.Name, pr.RepoURL, pr.PollSeconds)
+			return nil
+		},
+	}
+	set.Flags().StringVar(&repo2, "repo", "", "git repository")
+	set.Flags().DurationVar(&poll, "poll", 0, "poll the branches this often, e.g. 1m (fallback for webhooks); 0 turns it off")
+	cmd.AddCommand(create, list, show, member, webhook, set)
 	return cmd
 }
 

@@ -76,6 +76,8 @@ func (a *App) rootCommand() *cobra.Command {
 		a.upCommand(), a.serverCommand(),
 		a.loginCommand(), a.logoutCommand(), a.whoamiCommand(),
 		a.userCommand(), a.tokenCommand(), a.projectCommand(), a.auditCommand(),
+		a.pipelineCommand(), a.logsCommand(), a.artifactCommand(), a.localRunCommand(),
+		a.agentCommand(), a.agentTokenCommand(), a.agentsCommand(),
 		a.versionCommand(),
 	)
 	return root

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -59,18 +60,12 @@ func startUp(t *testing.T, dataDir string) (url string, out *syncBuffer, stop fu
 }
 
 type syncBuffer struct {
-	mu chan struct{}
+	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) lock() {
-	if s.mu == nil {
-		s.mu = make(chan struct{}, 1)
-	}
-	s.mu <- struct{}{}
-}
-func (s *syncBuffer) WriteString(x string) { s.lock(); s.b.WriteString(x); <-s.mu }
-func (s *syncBuffer) String() string     { s.lock(); defer func() { <-s.mu }(); return s.b.String() }
+func (s *syncBuffer) WriteString(x string) { s.mu.Lock(); defer s.mu.Unlock(); s.b.WriteString(x) }
+func (s *syncBuffer) String() string       { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // cli runs one command through Main and returns its exit code, stdout and stderr.
 func cli(t *testing.T, stdin string, args ...string) (int, string, string) {

@@ -11,13 +11,17 @@ import (
 	neturl "net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rampart-ci/rampart"
+	"github.com/rampart-ci/rampart/agent"
 	"github.com/rampart-ci/rampart/auth"
+	"github.com/rampart-ci/rampart/forge/git"
 	"github.com/rampart-ci/rampart/project"
+	"github.com/rampart-ci/rampart/scheduler"
 	"github.com/rampart-ci/rampart/server"
 	"github.com/rampart-ci/rampart/store"
 )
@@ -30,6 +34,7 @@ type serveOptions struct {
 	tlsCert     string
 	tlsKey      string
 	dev         bool // `up`: human-readable logs, a local agent
+	leaseTTL    time.Duration
 }
 
 func (a *App) upCommand() *cobra.Command {
@@ -62,6 +67,7 @@ share one database; without it, SQLite under --data-dir. --tls-cert and --tls-ke
 	cmd.Flags().StringVar(&o.databaseURL, "database-url", os.Getenv("RAMPART_DATABASE_URL"), "postgres://… URL (default: $RAMPART_DATABASE_URL, else SQLite in --data-dir)")
 	cmd.Flags().StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM); with --tls-key serves HTTPS")
 	cmd.Flags().StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
+	cmd.Flags().DurationVar(&o.leaseTTL, "lease-ttl", 30*time.Second, "how long a job lease lives without a heartbeat; a lost agent's jobs are recovered after it")
 	return cmd
 }
 
@@ -98,9 +104,11 @@ func (a *App) serve(ctx context.Context, o *serveOptions) error {
 		fmt.Fprintf(a.stdout, "admin token: %s\n", token)
 	}
 
+	repo := git.Repo{Cache: &git.Cache{Dir: filepath.Join(o.dataDir, "git-cache")}}
+	sched := scheduler.New(scheduler.Config{Store: db, Repo: repo, Logger: logger, LeaseTTL: o.leaseTTL})
 	srv := server.New(server.Config{
-		Store: db, Auth: authSvc, Projects: project.New(db, nil), Logger: logger,
-		Version: version, SecureCookies: o.tlsCert != "",
+		Store: db, Auth: authSvc, Projects: project.New(db, nil), Scheduler: sched, Repo: repo,
+		Logger: logger, Version: version, SecureCookies: o.tlsCert != "",
 	})
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
@@ -128,12 +136,32 @@ func (a *App) serve(ctx context.Context, o *serveOptions) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	bgCtx, stopBackground := context.WithCancel(ctx)
+	var bg sync.WaitGroup
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		_ = sched.Background(bgCtx)
+	}()
+	if o.dev {
+		bg.Add(1)
+		go func() {
+			defer bg.Done()
+			if err := a.localAgent(bgCtx, o, sched, url, logger); err != nil {
+				logger.Error("local agent stopped", "err", err)
+			}
+		}()
+	}
 	select {
 	case err := <-errc:
+		stopBackground()
+		bg.Wait()
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down")
+	stopBackground()
+	bg.Wait()
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if err := hs.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -141,6 +169,29 @@ func (a *App) serve(ctx context.Context, o *serveOptions) error {
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// localAgent runs the agent of `rampart up` in this process, registered on first start with a
+// registration token the server makes for it. It talks to the server over HTTP like any other
+// agent, so that a first try exercises the real protocol.
+func (a *App) localAgent(ctx context.Context, o *serveOptions, sched *scheduler.Scheduler, url string, logger *slog.Logger) error {
+	credFile := filepath.Join(o.dataDir, "agent.json")
+	cfg := agent.Config{
+		Server: url, CredentialFile: credFile, Name: "local", Capacity: 2,
+		WorkRoot: filepath.Join(o.dataDir, "work"), Sandbox: "auto", Logger: logger.With("component", "agent"), Version: version,
+	}
+	if _, err := os.Stat(credFile); err != nil {
+		token, _, err := sched.CreateAgentToken(ctx, rampart.SystemActor(), nil, 10*time.Minute)
+		if err != nil {
+			return fmt.Errorf("create the local agent's registration token: %w", err)
+		}
+		cfg.RegistrationToken = token
+	}
+	ag, err := agent.New(cfg)
+	if err != nil {
+		return err
+	}
+	return ag.Run(ctx)
 }
 
 // describeDB names the database for logs without its password.

@@ -35,6 +35,19 @@ func Run(t *testing.T, open func(t *testing.T) rampart.Store) {
 		{"LoginFailures", testLoginFailures},
 		{"Projects", testProjects},
 		{"Members", testMembers},
+		{"ProjectSettings", testProjectSettings},
+		{"RunNumbers", testRunNumbers},
+		{"ListRuns", testListRuns},
+		{"UpdateRun", testUpdateRun},
+		{"Jobs", testJobs},
+		{"QueuedJobs", testQueuedJobs},
+		{"Leases", testLeases},
+		{"AgentTokens", testAgentTokens},
+		{"Agents", testAgents},
+		{"Logs", testLogs},
+		{"Blobs", testBlobs},
+		{"Artifacts", testArtifacts},
+		{"Cursors", testCursors},
 		{"Audit", testAudit},
 		{"AuditRejectsFork", testAuditRejectsFork},
 		{"Times", testTimes},
@@ -43,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) rampart.Store) {
 		{"ViewIsReadOnly", testViewIsReadOnly},
 		{"ConcurrentAuditAppend", func(t *testing.T, s rampart.Store) { appendConcurrently(t, []rampart.Store{s}) }},
 		{"UpdatesSerialised", func(t *testing.T, s rampart.Store) { createConcurrently(t, []rampart.Store{s}) }},
+		{"ConcurrentLeasing", func(t *testing.T, s rampart.Store) { leaseConcurrently(t, []rampart.Store{s}) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
@@ -50,13 +64,15 @@ func Run(t *testing.T, open func(t *testing.T) rampart.Store) {
 }
 
 // RunShared checks that several stores opened on one empty database, as several server
-// processes would, serialise their Update transactions and append to one gap-free audit chain.
+// processes would, serialise their Update transactions, append to one gap-free audit chain and
+// never lease one queued job twice.
 func RunShared(t *testing.T, stores []rampart.Store) {
 	if len(stores) < 2 {
 		t.Fatal("RunShared needs at least two stores on one database")
 	}
 	t.Run("ConcurrentAuditAppend", func(t *testing.T) { appendConcurrently(t, stores) })
 	t.Run("UpdatesSerialised", func(t *testing.T) { createConcurrently(t, stores) })
+	t.Run("ConcurrentLeasing", func(t *testing.T) { leaseConcurrently(t, stores) })
 }
 
 // t0 has nanoseconds so that the tests see the store keep microseconds.

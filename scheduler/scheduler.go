@@ -1,0 +1,667 @@
+// Package scheduler runs pipelines: it turns a trigger into a run and its jobs, hands queued jobs
+// to agents under leases with fencing numbers, advances the job graph as jobs finish, and
+// recovers from lost agents and restarted servers. All of its state lives in the store, so that
+// a killed server resumes every run and several servers can share one database.
+//
+// Job states: pending (waiting for needs) → queued → running (leased) → succeeded, failed,
+// timed_out or cancelled; skipped when a need did not succeed or its condition was false;
+// interrupted when a deploy job's agent was lost, since deploys are never re-run automatically.
+package scheduler
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rampart-ci/rampart"
+	"github.com/rampart-ci/rampart/audit"
+	"github.com/rampart-ci/rampart/auth"
+	"github.com/rampart-ci/rampart/pipeline"
+)
+
+// PipelineFile is where a repository keeps its pipeline.
+const PipelineFile = ".rampart.yml"
+
+// Repo reads repositories; forge/git implements it.
+type Repo interface {
+	// ReadFile returns one file at an exact commit (ENOTFOUND when it does not exist).
+	ReadFile(ctx context.Context, repoURL, commit, path string, maxBytes int64) ([]byte, error)
+	// ResolveRef returns the commit a branch, tag or SHA names.
+	ResolveRef(ctx context.Context, repoURL, ref string) (string, error)
+	// Branches returns each branch's head commit.
+	Branches(ctx context.Context, repoURL string) (map[string]string, error)
+}
+
+// Config configures a Scheduler. Zero durations take the defaults documented on each field.
+type Config struct {
+	Store  rampart.Store
+	Repo   Repo
+	Logger *slog.Logger
+	Now    func() time.Time
+	// LeaseTTL is how long a lease lives without a heartbeat; default 30s.
+	LeaseTTL time.Duration
+	// MaxAttempts is how often a build job is started before a lost agent fails it; default 2
+	// (re-queued once).
+	MaxAttempts int
+	// PollEvery is how often the background loop looks for work (expired leases, polls,
+	// schedules) and, without a same-process wake-up, for newly queued jobs; default 1s.
+	PollEvery time.Duration
+}
+
+// Scheduler is safe for concurrent use.
+type Scheduler struct {
+	cfg    Config
+	store  rampart.Store
+	logger *slog.Logger
+
+	mu   sync.Mutex
+	wake chan struct{} // closed and replaced whenever jobs become queued
+}
+
+// New returns a Scheduler.
+func New(cfg Config) *Scheduler {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = 30 * time.Second
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 2
+	}
+	if cfg.PollEvery <= 0 {
+		cfg.PollEvery = time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Scheduler{cfg: cfg, store: cfg.Store, logger: cfg.Logger, wake: make(chan struct{})}
+}
+
+func (s *Scheduler) now() time.Time { return s.cfg.Now().UTC() }
+
+// LeaseTTL returns how long a lease lives without a heartbeat.
+func (s *Scheduler) LeaseTTL() time.Duration { return s.cfg.LeaseTTL }
+
+// notify wakes every Lease call waiting for work.
+func (s *Scheduler) notify() {
+	s.mu.Lock()
+	close(s.wake)
+	s.wake = make(chan struct{})
+	s.mu.Unlock()
+}
+
+func (s *Scheduler) waiter() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.wake
+}
+
+// Trigger is what starts a run.
+type Trigger struct {
+	Event       string // rampart.EventPush, …
+	Ref         string // full ref, e.g. refs/heads/main
+	Branch      string
+	Tag         string
+	Commit      string
+	BaseBranch  string // pull requests: the branch it merges into
+	PullRequest int
+	FromFork    bool
+	TriggeredBy string
+	// Rerun skips the "on:" check: retries repeat a run that was already triggered.
+	Rerun bool
+}
+
+// ErrNotTriggered is returned by CreateRun when the pipeline's "on:" section does not select the
+// trigger; webhooks answer it as "ignored".
+var ErrNotTriggered = rampart.Errorf(rampart.EPRECONDITION, "the pipeline does not run for this event").
+	WithDetail("see the `on:` section of .rampart.yml")
+
+// CreateRun reads the pipeline at the trigger's commit and creates a run with its jobs. A
+// pipeline that does not parse still makes a run, failed with the file's errors as the reason, so
+// that the author sees why nothing ran.
+func (s *Scheduler) CreateRun(ctx context.Context, actor *rampart.Actor, p *rampart.Project, tr Trigger) (*rampart.Run, error) {
+	if tr.Commit == "" {
+		return nil, rampart.Errorf(rampart.EINVALID, "no commit to build")
+	}
+	run := &rampart.Run{
+		ProjectID: p.ID, Project: p.Name, Event: tr.Event, Ref: tr.Ref, Branch: tr.Branch, Tag: tr.Tag,
+		Commit: tr.Commit, PullRequest: tr.PullRequest, FromFork: tr.FromFork, TriggeredBy: tr.TriggeredBy,
+		Status: rampart.StatusQueued, CreatedAt: s.now(),
+	}
+	var plan *pipeline.Plan
+	data, err := s.cfg.Repo.ReadFile(ctx, p.RepoURL, tr.Commit, PipelineFile, pipeline.MaxFileSize+1)
+	switch {
+	case rampart.ErrorCode(err) == rampart.ENOTFOUND:
+		s.fail(run, fmt.Sprintf("no %s at commit %s: add one at the repository root (see docs/pipeline.md)", PipelineFile, short(tr.Commit)))
+	case err != nil:
+		return nil, fmt.Errorf("read %s of %s at %s: %w", PipelineFile, p.Name, short(tr.Commit), err)
+	default:
+		pl, perr := pipeline.Parse(PipelineFile, data)
+		if perr != nil {
+			s.fail(run, "invalid pipeline:\n"+perr.Error())
+			break
+		}
+		ev := pipeline.Event{Kind: tr.Event, Branch: tr.Branch, Tag: tr.Tag, Ref: tr.Ref, Commit: tr.Commit, BaseBranch: tr.BaseBranch}
+		if !tr.Rerun && !pl.Triggered(ev) {
+			if tr.Event == rampart.EventManual {
+				return nil, rampart.Errorf(rampart.EPRECONDITION, "the pipeline does not allow manual runs").WithDetail("add `manual: {}` under `on:` in .rampart.yml")
+			}
+			return nil, ErrNotTriggered
+		}
+		if plan, perr = pl.Plan(ev); perr != nil {
+			s.fail(run, "cannot plan the pipeline: "+perr.Error())
+		}
+	}
+	err = s.store.Update(ctx, func(tx rampart.Tx) error {
+		if err := tx.CreateRun(ctx, run); err != nil {
+			return err
+		}
+		if plan != nil {
+			if err := s.createJobs(ctx, tx, p, run, plan); err != nil {
+				return err
+			}
+		}
+		ev := audit.Event(actor, "run.create", fmt.Sprintf("run:%s#%d", p.Name, run.Number), rampart.ResultSuccess)
+		ev.Detail = fmt.Sprintf("event=%s ref=%s commit=%s status=%s", run.Event, run.Ref, run.Commit, run.Status)
+		return audit.Append(ctx, tx, ev, s.now())
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create run of %s: %w", p.Name, err)
+	}
+	s.notify()
+	return run, nil
+}
+
+func (s *Scheduler) fail(run *rampart.Run, reason string) {
+	now := s.now()
+	run.Status, run.Reason, run.FinishedAt = rampart.StatusFailed, reason, &now
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
+
+// createJobs stores the plan's jobs: queued when they need nothing, pending when they wait for
+// others, skipped when the plan skips them.
+func (s *Scheduler) createJobs(ctx context.Context, tx rampart.Tx, p *rampart.Project, run *rampart.Run, plan *pipeline.Plan) error {
+	for _, pj := range plan.Jobs {
+		spec := rampart.JobSpec{
+			Project: p.Name, RunID: run.ID, RunNumber: run.Number, Job: pj.Name,
+			RepoURL: p.RepoURL, Commit: run.Commit, Ref: run.Ref, Event: run.Event,
+			Timeout: int(pj.Timeout / time.Second), Network: pj.Network != pipeline.NetworkNone,
+			Artifacts: pj.Artifacts, Labels: pj.RunsOn,
+		}
+		for _, st := range pj.Steps {
+			spec.Steps = append(spec.Steps, rampart.StepSpec{Name: st.Name, Run: st.Run, Env: st.Env})
+		}
+		b, err := json.Marshal(spec)
+		if err != nil {
+			return fmt.Errorf("encode job %s: %w", pj.Name, err)
+		}
+		j := &rampart.Job{
+			RunID: run.ID, ProjectID: p.ID, Name: pj.Name, Needs: pj.Needs, Labels: pj.RunsOn,
+			Spec: string(b), Deploys: pj.Environment != "", Attempt: 1, CreatedAt: s.now(),
+		}
+		switch {
+		case pj.Status == pipeline.StatusSkipped:
+			now := s.now()
+			j.Status, j.Reason, j.FinishedAt = rampart.StatusSkipped, pj.Reason, &now
+		case len(pj.Needs) == 0:
+			j.Status = rampart.StatusQueued
+		default:
+			j.Status = rampart.StatusPending
+		}
+		if err := tx.CreateJob(ctx, j); err != nil {
+			return err
+		}
+	}
+	// A plan in which everything is skipped is already finished.
+	return s.advance(ctx, tx, run.ID)
+}
+
+// advance moves a run's graph forward inside tx: pending jobs whose needs all succeeded become
+// queued, those with a need that did not succeed are skipped, and a run whose jobs are all
+// finished gets its final status. It reports nothing; callers wake leasers afterwards.
+func (s *Scheduler) advance(ctx context.Context, tx rampart.Tx, runID int64) error {
+	jobs, err := tx.ListJobs(ctx, runID)
+	if err != nil {
+		return err
+	}
+	byName := make(map[string]*rampart.Job, len(jobs))
+	for _, j := range jobs {
+		byName[j.Name] = j
+	}
+	now := s.now()
+	// Jobs come in plan order (needs first), so one pass settles chains of skips.
+	for _, j := range jobs {
+		if j.Status != rampart.StatusPending {
+			continue
+		}
+		ready, blocked := true, ""
+		for _, n := range j.Needs {
+			need := byName[n]
+			switch {
+			case need == nil:
+				blocked = n + " does not exist"
+			case need.Status == rampart.StatusSucceeded:
+			case rampart.Terminal(need.Status):
+				blocked = fmt.Sprintf("needs %s, which %s", n, strings.ReplaceAll(need.Status, "_", " "))
+			default:
+				ready = false
+			}
+			if blocked != "" {
+				break
+			}
+		}
+		switch {
+		case blocked != "":
+			j.Status, j.Reason, j.FinishedAt = rampart.StatusSkipped, blocked, &now
+		case ready:
+			j.Status = rampart.StatusQueued
+		default:
+			continue
+		}
+		if err := tx.UpdateJob(ctx, j); err != nil {
+			return err
+		}
+	}
+	return s.finishRun(ctx, tx, runID, jobs)
+}
+
+// finishRun gives a run its final status once every job has finished.
+func (s *Scheduler) finishRun(ctx context.Context, tx rampart.Tx, runID int64, jobs []*rampart.Job) error {
+	run, err := tx.RunByID(ctx, runID)
+	if err != nil {
+		return err
+	}
+	if rampart.Terminal(run.Status) {
+		return nil
+	}
+	status := rampart.StatusSucceeded
+	for _, j := range jobs {
+		switch j.Status {
+		case rampart.StatusSucceeded, rampart.StatusSkipped:
+		case rampart.StatusFailed, rampart.StatusTimedOut:
+			if status == rampart.StatusSucceeded {
+				status = rampart.StatusFailed
+				run.Reason = fmt.Sprintf("job %s %s", j.Name, strings.ReplaceAll(j.Status, "_", " "))
+			}
+		case rampart.StatusInterrupted:
+			status = rampart.StatusInterrupted
+			run.Reason = fmt.Sprintf("job %s was interrupted; retry or cancel it", j.Name)
+		case rampart.StatusCancelled:
+			if status == rampart.StatusSucceeded {
+				status = rampart.StatusCancelled
+			}
+		default:
+			return nil // still going
+		}
+	}
+	now := s.now()
+	run.Status, run.FinishedAt = status, &now
+	if run.StartedAt == nil {
+		run.StartedAt = &now
+	}
+	if err := tx.UpdateRun(ctx, run); err != nil {
+		return err
+	}
+	ev := audit.Event(rampart.SystemActor(), "run.finish", fmt.Sprintf("run:%s#%d", run.Project, run.Number), rampart.ResultSuccess)
+	ev.Detail = "status=" + status
+	return audit.Append(ctx, tx, ev, now)
+}
+
+// Lease waits up to wait for a queued job that agent can run and leases it. It returns nil when
+// none came in time.
+func (s *Scheduler) Lease(ctx context.Context, agent *rampart.Agent, req rampart.LeaseRequest) (*rampart.Lease, error) {
+	wait := time.Duration(req.WaitSeconds) * time.Second
+	if wait > 30*time.Second {
+		wait = 30 * time.Second
+	}
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	tick := time.NewTicker(s.cfg.PollEvery)
+	defer tick.Stop()
+	for {
+		woken := s.waiter()
+		lease, err := s.tryLease(ctx, agent, req)
+		if err != nil || lease != nil {
+			return lease, err
+		}
+		select {
+		case <-woken:
+		case <-tick.C:
+		case <-deadline.C:
+			return nil, nil
+		case <-ctx.Done():
+			return nil, nil
+		}
+	}
+}
+
+func (s *Scheduler) tryLease(ctx context.Context, agent *rampart.Agent, req rampart.LeaseRequest) (*rampart.Lease, error) {
+	token, err := auth.NewSecret(rampart.JobTokenPrefix)
+	if err != nil {
+		return nil, err
+	}
+	var lease *rampart.Lease
+	err = s.store.Update(ctx, func(tx rampart.Tx) error {
+		now := s.now()
+		a, err := tx.AgentByID(ctx, agent.ID)
+		if err != nil {
+			return err
+		}
+		a.LastSeenAt = &now
+		if req.Version != "" {
+			a.Version = req.Version
+		}
+		if err := tx.UpdateAgent(ctx, a); err != nil {
+			return err
+		}
+		held, err := tx.RunningJobsOfAgent(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		// Jobs the server thinks the agent runs but the agent does not report were lost with
+		// an agent restart: recover them now instead of waiting for their leases to expire.
+		running := 0
+		for _, j := range held {
+			if slices.Contains(req.Running, j.ID) {
+				running++
+				continue
+			}
+			if err := s.lost(ctx, tx, j, fmt.Sprintf("agent %s restarted without it", a.Name)); err != nil {
+				return err
+			}
+		}
+		capacity := max(min(req.Capacity, a.Capacity), 1)
+		if running >= capacity || a.Disabled {
+			return nil
+		}
+		queued, err := tx.QueuedJobs(ctx, 100)
+		if err != nil {
+			return err
+		}
+		for _, j := range queued {
+			if !hasLabels(a.Labels, j.Labels) {
+				continue
+			}
+			expires := now.Add(s.cfg.LeaseTTL)
+			j.Status, j.AgentID, j.Fence = rampart.StatusRunning, a.ID, j.Fence+1
+			j.TokenHash, j.LeaseExpiresAt, j.StartedAt = auth.HashSecret(token), &expires, &now
+			if err := tx.UpdateJob(ctx, j); err != nil {
+				return err
+			}
+			run, err := tx.RunByID(ctx, j.RunID)
+			if err != nil {
+				return err
+			}
+			if run.Status == rampart.StatusQueued {
+				run.Status, run.StartedAt = rampart.StatusRunning, &now
+				if err := tx.UpdateRun(ctx, run); err != nil {
+					return err
+				}
+			}
+			var spec rampart.JobSpec
+			if err := json.Unmarshal([]byte(j.Spec), &spec); err != nil {
+				return fmt.Errorf("decode spec of job %d: %w", j.ID, err)
+			}
+			lease = &rampart.Lease{JobID: j.ID, Fence: j.Fence, Token: token, ExpiresAt: expires, Spec: spec}
+			ev := audit.Event(&rampart.Actor{Name: "agent:" + a.Name, Source: "agent"}, "job.lease", fmt.Sprintf("job:%d", j.ID), rampart.ResultSuccess)
+			ev.Detail = fmt.Sprintf("run=%s#%d job=%s attempt=%d fence=%d", run.Project, run.Number, j.Name, j.Attempt, j.Fence)
+			return audit.Append(ctx, tx, ev, now)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("lease a job for agent %s: %w", agent.Name, err)
+	}
+	return lease, nil
+}
+
+// hasLabels reports whether an agent with labels have can run a job that needs want.
+func hasLabels(have, want []string) bool {
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// errFenced is the answer to any call for a lease that is no longer the job's current one.
+var errFenced = rampart.Errorf(rampart.ECONFLICT, "this job's lease is no longer yours").
+	WithDetail("the job was re-queued, cancelled or finished after your lease expired; stop it and lease again")
+
+// JobByToken returns the job a job token belongs to, checking that its lease is current: the job
+// runs and the fence matches.
+func (s *Scheduler) JobByToken(ctx context.Context, token string, fence int64) (*rampart.Job, error) {
+	var job *rampart.Job
+	err := s.store.View(ctx, func(tx rampart.Tx) (err error) {
+		job, err = tx.JobByTokenHash(ctx, auth.HashSecret(token))
+		return err
+	})
+	if rampart.ErrorCode(err) == rampart.ENOTFOUND {
+		return nil, errFenced
+	} else if err != nil {
+		return nil, err
+	}
+	if job.Status != rampart.StatusRunning || job.Fence != fence {
+		return nil, errFenced
+	}
+	return job, nil
+}
+
+// current re-reads a job inside tx and checks that the lease with fence is still its lease.
+func current(ctx context.Context, tx rampart.Tx, jobID, fence int64) (*rampart.Job, error) {
+	j, err := tx.JobByID(ctx, jobID)
+	if err != nil {
+		return nil, err
+	}
+	if j.Status != rampart.StatusRunning || j.Fence != fence {
+		return nil, errFenced
+	}
+	return j, nil
+}
+
+// Heartbeat extends a job's lease and says whether it was cancelled.
+func (s *Scheduler) Heartbeat(ctx context.Context, jobID, fence int64) (*rampart.HeartbeatResponse, error) {
+	var resp *rampart.HeartbeatResponse
+	err := s.store.Update(ctx, func(tx rampart.Tx) error {
+		j, err := current(ctx, tx, jobID, fence)
+		if err != nil {
+			return err
+		}
+		expires := s.now().Add(s.cfg.LeaseTTL)
+		j.LeaseExpiresAt = &expires
+		resp = &rampart.HeartbeatResponse{Cancel: j.CancelRequested, ExpiresAt: expires}
+		return tx.UpdateJob(ctx, j)
+	})
+	return resp, err
+}
+
+// AppendLog stores a log chunk of a leased job.
+func (s *Scheduler) AppendLog(ctx context.Context, jobID, fence, seq int64, data []byte) error {
+	if seq < 1 {
+		return rampart.Errorf(rampart.EINVALID, "log sequence numbers start at 1")
+	}
+	return s.store.Update(ctx, func(tx rampart.Tx) error {
+		if _, err := current(ctx, tx, jobID, fence); err != nil {
+			return err
+		}
+		return tx.AppendLog(ctx, &rampart.LogChunk{JobID: jobID, Seq: seq, Data: data, CreatedAt: s.now()})
+	})
+}
+
+// AddArtifact stores an artifact of a leased job.
+func (s *Scheduler) AddArtifact(ctx context.Context, jobID, fence int64, name, digest string, data []byte) (*rampart.Artifact, error) {
+	var a *rampart.Artifact
+	err := s.store.Update(ctx, func(tx rampart.Tx) error {
+		j, err := current(ctx, tx, jobID, fence)
+		if err != nil {
+			return err
+		}
+		if err := tx.PutBlob(ctx, digest, data); err != nil {
+			return err
+		}
+		a = &rampart.Artifact{RunID: j.RunID, JobID: j.ID, Name: name, Digest: digest, Size: int64(len(data)), CreatedAt: s.now()}
+		return tx.CreateArtifact(ctx, a)
+	})
+	return a, err
+}
+
+// Complete records how a leased job ended, ends its token and advances the run.
+func (s *Scheduler) Complete(ctx context.Context, jobID, fence int64, req rampart.CompleteRequest) error {
+	switch req.Status {
+	case rampart.StatusSucceeded, rampart.StatusFailed, rampart.StatusTimedOut, rampart.StatusCancelled:
+	default:
+		return rampart.Errorf(rampart.EINVALID, "a job cannot complete as %q", req.Status).WithDetail("use succeeded, failed, timed_out or cancelled")
+	}
+	err := s.store.Update(ctx, func(tx rampart.Tx) error {
+		j, err := current(ctx, tx, jobID, fence)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		j.Status, j.ExitCode, j.Reason, j.FinishedAt = req.Status, req.ExitCode, truncate(req.Reason, 2000), &now
+		j.TokenHash, j.LeaseExpiresAt = "", nil
+		if err := tx.UpdateJob(ctx, j); err != nil {
+			return err
+		}
+		ev := audit.Event(&rampart.Actor{Name: fmt.Sprintf("agent:%d", j.AgentID), Source: "agent"}, "job.complete", fmt.Sprintf("job:%d", j.ID), rampart.ResultSuccess)
+		ev.Detail = fmt.Sprintf("status=%s exit=%d", j.Status, j.ExitCode)
+		if err := audit.Append(ctx, tx, ev, now); err != nil {
+			return err
+		}
+		return s.advance(ctx, tx, j.RunID)
+	})
+	if err != nil {
+		return err
+	}
+	s.notify()
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// lost handles a running job whose agent is gone: a cancelled job ends cancelled, a deploy job
+// is interrupted for a person to decide, a build job is re-queued until MaxAttempts and then
+// failed. The job's token ends in every case, so the old agent's calls are refused.
+func (s *Scheduler) lost(ctx context.Context, tx rampart.Tx, j *rampart.Job, why string) error {
+	now := s.now()
+	action := "job.requeue"
+	j.TokenHash, j.LeaseExpiresAt = "", nil
+	switch {
+	case j.CancelRequested:
+		j.Status, j.Reason, j.FinishedAt, action = rampart.StatusCancelled, "cancelled; "+why, &now, "job.cancel"
+	case j.Deploys:
+		j.Status, j.FinishedAt, action = rampart.StatusInterrupted, &now, "job.interrupt"
+		j.Reason = why + "; deploy jobs are never re-run automatically: retry or cancel the run"
+	case j.Attempt < s.cfg.MaxAttempts:
+		j.Status, j.AgentID, j.StartedAt = rampart.StatusQueued, 0, nil
+		j.Attempt++
+		j.Reason = fmt.Sprintf("re-queued (attempt %d of %d): %s", j.Attempt, s.cfg.MaxAttempts, why)
+	default:
+		j.Status, j.FinishedAt, action = rampart.StatusFailed, &now, "job.fail"
+		j.Reason = fmt.Sprintf("failed after %d attempts: %s", j.Attempt, why)
+	}
+	if err := tx.UpdateJob(ctx, j); err != nil {
+		return err
+	}
+	ev := audit.Event(rampart.SystemActor(), action, fmt.Sprintf("job:%d", j.ID), rampart.ResultSuccess)
+	ev.Detail = j.Reason
+	if err := audit.Append(ctx, tx, ev, now); err != nil {
+		return err
+	}
+	s.logger.Warn("job lost its agent", "job", j.ID, "name", j.Name, "status", j.Status, "reason", j.Reason)
+	return s.advance(ctx, tx, j.RunID)
+}
+
+// Sweep recovers every job whose lease expired. The background loop calls it; tests call it
+// directly.
+func (s *Scheduler) Sweep(ctx context.Context) error {
+	n := 0
+	err := s.store.Update(ctx, func(tx rampart.Tx) error {
+		jobs, err := tx.ExpiredLeases(ctx, s.now())
+		if err != nil {
+			return err
+		}
+		for _, j := range jobs {
+			if err := s.lost(ctx, tx, j, fmt.Sprintf("agent %d stopped answering (lease expired)", j.AgentID)); err != nil {
+				return err
+			}
+		}
+		n = len(jobs)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sweep expired leases: %w", err)
+	}
+	if n > 0 {
+		s.notify()
+	}
+	return nil
+}
+
+// Cancel cancels a run: jobs not yet started end at once; running jobs are told through their
+// next heartbeat and end when their agent reports back (or their lease expires).
+func (s *Scheduler) Cancel(ctx context.Context, actor *rampart.Actor, run *rampart.Run) error {
+	err := s.store.Update(ctx, func(tx rampart.Tx) error {
+		r, err := tx.RunByID(ctx, run.ID)
+		if err != nil {
+			return err
+		}
+		if rampart.Terminal(r.Status) {
+			return rampart.Errorf(rampart.ECONFLICT, "run #%d already %s", r.Number, r.Status).WithDetail("only queued and running runs can be cancelled")
+		}
+		jobs, err := tx.ListJobs(ctx, r.ID)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		for _, j := range jobs {
+			switch j.Status {
+			case rampart.StatusPending, rampart.StatusQueued:
+				j.Status, j.Reason, j.FinishedAt = rampart.StatusCancelled, "cancelled by "+actor.Name, &now
+			case rampart.StatusRunning:
+				j.CancelRequested = true
+			default:
+				continue
+			}
+			if err := tx.UpdateJob(ctx, j); err != nil {
+				return err
+			}
+		}
+		r.Reason = "cancelled by " + actor.Name
+		if err := tx.UpdateRun(ctx, r); err != nil {
+			return err
+		}
+		if err := audit.Append(ctx, tx, audit.Event(actor, "run.cancel", fmt.Sprintf("run:%s#%d", r.Project, r.Number), rampart.ResultSuccess), now); err != nil {
+			return err
+		}
+		return s.advance(ctx, tx, r.ID)
+	})
+	return err
+}
+
+// Retry starts a new run of the same commit and event as run.
+func (s *Scheduler) Retry(ctx context.Context, actor *rampart.Actor, p *rampart.Project, run *rampart.Run) (*rampart.Run, error) {
+	return s.CreateRun(ctx, actor, p, Trigger{
+		Event: run.Event, Ref: run.Ref, Branch: run.Branch, Tag: run.Tag, Commit: run.Commit,
+		PullRequest: run.PullRequest, FromFork: run.FromFork, Rerun: true,
+		TriggeredBy: fmt.Sprintf("%s (retry of #%d)", actor.Name, run.Number),
+	})
+}
