@@ -109,7 +109,7 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 		}
 		detail := eb.Detail
 		if eb.RequestID != "" && code == rampart.EINTERNAL {
-			detail = strings.TrimSpace(detail + " (request id " + eb.RequestID + ")")
+			detail = strings.TrimSpace(detail + " request id " + eb.RequestID + ": the server log has the cause")
 		}
 		return nil, &rampart.Error{Code: code, Message: eb.Error, Detail: detail}
 	}

@@ -462,3 +462,10 @@ func waitJobStatus(t *testing.T, e *env, project string, number int64, job, stat
 	}
 	t.Fatalf("job %s never %s\nserver:\n%s", job, status, e.server.Output())
 }
+
+func regexpFind(s, re string) string {
+	if m := regexp.MustCompile(re).FindStringSubmatch(s); m != nil {
+		return m[1]
+	}
+	return ""
+}

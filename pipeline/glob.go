@@ -111,7 +111,7 @@ func globClass(p string) (int, string) {
 		i += n
 		return r, true
 	}
-	nranges := 0
+	nranges, emitted := 0, 0
 	for {
 		if i >= len(p) {
 			return 0, ""
@@ -131,15 +131,24 @@ func globClass(p string) (int, string) {
 				return 0, ""
 			}
 		}
+		nranges++
+		// path.Match accepts a reversed range and lets it match nothing; so do we.
 		if lo > hi {
-			return 0, ""
+			continue
 		}
 		// Hex escapes keep '-', '^' and ']' literal inside the regexp class.
 		fmt.Fprintf(&b, `\x{%x}`, lo)
 		if hi != lo {
 			fmt.Fprintf(&b, `-\x{%x}`, hi)
 		}
-		nranges++
+		emitted++
+	}
+	if emitted == 0 {
+		// Every range was empty: "[…]" matches no rune and "[^…]" every rune.
+		if strings.HasPrefix(b.String(), "[^") {
+			return i, `[\x{0}-\x{10ffff}]`
+		}
+		return i, `[^\x{0}-\x{10ffff}]`
 	}
 	b.WriteByte(']')
 	return i, b.String()

@@ -28,7 +28,7 @@ func (s *Scheduler) Run(ctx context.Context, p *rampart.Project, number int64) (
 	err := s.store.View(ctx, func(tx rampart.Tx) (err error) {
 		if run, err = tx.RunByNumber(ctx, p.ID, number); err != nil {
 			if rampart.ErrorCode(err) == rampart.ENOTFOUND {
-				return rampart.Errorf(rampart.ENOTFOUND, "run #%d of %s not found", number, p.Name).WithDetail("list runs with `rampart run list %s`", p.Name)
+				return rampart.Errorf(rampart.ENOTFOUND, "run #%d of %s not found", number, p.Name).WithDetail("list runs with `rampart pipeline list %s`", p.Name)
 			}
 			return err
 		}
@@ -48,7 +48,7 @@ func (s *Scheduler) Job(ctx context.Context, p *rampart.Project, id int64) (*ram
 	if err == nil && j.ProjectID != p.ID {
 		err = rampart.Errorf(rampart.ENOTFOUND, "job %d not found in %s", id, p.Name)
 	} else if rampart.ErrorCode(err) == rampart.ENOTFOUND {
-		err = rampart.Errorf(rampart.ENOTFOUND, "job %d not found in %s", id, p.Name).WithDetail("see the run's jobs with `rampart run show`")
+		err = rampart.Errorf(rampart.ENOTFOUND, "job %d not found in %s", id, p.Name).WithDetail("see the run's jobs with `rampart pipeline show PROJECT NUMBER`")
 	}
 	return j, err
 }

@@ -450,3 +450,92 @@ func TestNoJobLeasedTwice(t *testing.T) {
 		t.Fatalf("%d of %d jobs leased", len(taken), n)
 	}
 }
+
+func TestPollStartsRunsForMovedBranches(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, "on: [push]\njobs:\n  build:\n    steps: [{run: make}]\n")
+	f.project.PollSeconds = 10
+	// First poll only remembers the branches.
+	if err := f.s.Poll(ctx, f.project); err != nil {
+		t.Fatal(err)
+	}
+	if runs, _ := f.s.Runs(ctx, f.project, 0, 10); len(runs) != 0 {
+		t.Fatalf("first poll started %d runs", len(runs))
+	}
+	next := commitFile(t, f.project.RepoURL, "a.txt", "1")
+	// Not due yet: nothing happens within the interval.
+	if err := f.s.Poll(ctx, f.project); err != nil {
+		t.Fatal(err)
+	}
+	if runs, _ := f.s.Runs(ctx, f.project, 0, 10); len(runs) != 0 {
+		t.Fatalf("poll before its interval started %d runs", len(runs))
+	}
+	f.clock.Add(11 * time.Second)
+	if err := f.s.Poll(ctx, f.project); err != nil {
+		t.Fatal(err)
+	}
+	runs, _ := f.s.Runs(ctx, f.project, 0, 10)
+	if len(runs) != 1 || runs[0].Commit != next || runs[0].Branch != "main" || runs[0].TriggeredBy != "poll" {
+		t.Fatalf("runs after a new commit: %+v", runs)
+	}
+	f.clock.Add(11 * time.Second)
+	if err := f.s.Poll(ctx, f.project); err != nil {
+		t.Fatal(err)
+	}
+	if runs, _ := f.s.Runs(ctx, f.project, 0, 10); len(runs) != 1 {
+		t.Fatalf("an unchanged branch started another run: %d", len(runs))
+	}
+}
+
+func TestScheduleFiresOncePerDueTime(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, "on:\n  schedule:\n    - cron: '0 * * * *'\njobs:\n  nightly:\n    steps: [{run: make}]\n")
+	count := func() int {
+		runs, err := f.s.Runs(ctx, f.project, 0, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(runs)
+	}
+	if err := f.s.Schedule(ctx, f.project); err != nil { // 12:00: first sight
+		t.Fatal(err)
+	}
+	f.clock.Add(30 * time.Minute) // 12:30: not due
+	_ = f.s.Schedule(ctx, f.project)
+	if n := count(); n != 0 {
+		t.Fatalf("runs before the hour: %d", n)
+	}
+	f.clock.Add(31 * time.Minute) // 13:01: due
+	second := scheduler.New(scheduler.Config{Store: f.db, Repo: git.Repo{Cache: &git.Cache{Dir: t.TempDir()}}, Now: f.clock.Now})
+	for _, s := range []*scheduler.Scheduler{f.s, second, f.s} {
+		if err := s.Schedule(ctx, f.project); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("runs after the hour with two servers looking: %d, want 1", n)
+	}
+	runs, _ := f.s.Runs(ctx, f.project, 0, 1)
+	if runs[0].Event != rampart.EventSchedule {
+		t.Fatalf("event %q", runs[0].Event)
+	}
+}
+
+func commitFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"add", "."}, {"commit", "-q", "-m", "more"}} {
+		cmd := exec.Command("git", append([]string{"-c", "user.name=t", "-c", "user.email=t@example.com"}, args...)...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	out, err := exec.Command("git", "-C", dir, "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(out))
+}

@@ -28,6 +28,11 @@ const pgSkipMessage = "store: PostgreSQL tests skipped; to run them: export " + 
 
 func TestMain(m *testing.M) {
 	if os.Getenv(pgURLVar) == "" {
+		// CI must test PostgreSQL: a green run without it would claim what it did not check.
+		if os.Getenv("CI") == "true" {
+			fmt.Fprintln(os.Stderr, "CI=true but "+pgURLVar+" is unset: .ci/run should have started PostgreSQL")
+			os.Exit(1)
+		}
 		// Printed without -v too, so that nobody takes a green run for a tested PostgreSQL.
 		fmt.Fprintln(os.Stderr, pgSkipMessage)
 	}

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -44,7 +45,8 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 
 // printError shows err to a person: the message, then how to fix it.
 func printError(w io.Writer, err error) {
-	if rampart.ErrorCode(err) == rampart.EINTERNAL {
+	var e *rampart.Error
+	if !errors.As(err, &e) {
 		fmt.Fprintf(w, "error: %v\n", err)
 		return
 	}

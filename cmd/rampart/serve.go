@@ -77,6 +77,12 @@ func (a *App) serve(ctx context.Context, o *serveOptions) error {
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return rampart.Errorf(rampart.EINVALID, "--tls-cert and --tls-key go together").WithDetail("give both files, or neither for plain HTTP")
 	}
+	// Paths under the data directory are handed to git, which runs elsewhere: make them absolute.
+	dataDir, err := filepath.Abs(o.dataDir)
+	if err != nil {
+		return fmt.Errorf("data directory %s: %w", o.dataDir, err)
+	}
+	o.dataDir = dataDir
 	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory %s: %w", o.dataDir, err)
 	}
