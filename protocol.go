@@ -61,6 +61,13 @@ type Lease struct {
 	Token     string    `json:"token"` // job token: valid for this job's calls while the lease lives
 	ExpiresAt time.Time `json:"expires_at"`
 	Spec      JobSpec   `json:"spec"`
+	// Secrets are the values of the secrets the job declared and is entitled to, by name. They
+	// travel only here, over the agent's connection, and are never stored with the job.
+	Secrets map[string]string `json:"secrets,omitempty"`
+	// Withheld names declared secrets the job does not get, and Why says why (e.g. a pull
+	// request from a fork), so that the job log can say so.
+	Withheld []string `json:"withheld,omitempty"`
+	Why      string   `json:"why,omitempty"`
 }
 
 // JobSpec is everything an agent needs to run a job.
@@ -79,6 +86,10 @@ type JobSpec struct {
 	Network   bool              `json:"network"`
 	Artifacts []string          `json:"artifacts,omitempty"` // paths or globs, relative to the workspace
 	Labels    []string          `json:"labels,omitempty"`
+	// Secrets names the secrets the job declared; the values come with the Lease.
+	Secrets []string `json:"secrets,omitempty"`
+	// Environment is the deployment target of the job, or "".
+	Environment string `json:"environment,omitempty"`
 }
 
 // StepSpec is one step of a job.

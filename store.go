@@ -38,6 +38,7 @@ type Tx interface {
 	LogTx
 	ArtifactTx
 	CursorTx
+	SecretTx
 }
 
 // UserTx stores accounts.

@@ -32,6 +32,7 @@ import (
 	"github.com/rampart-ci/rampart/client"
 	"github.com/rampart-ci/rampart/executor"
 	"github.com/rampart-ci/rampart/forge/git"
+	"github.com/rampart-ci/rampart/mask"
 )
 
 // Defaults of the zero fields of [Config].
@@ -397,6 +398,8 @@ type job struct {
 
 	mu      sync.Mutex
 	expires time.Time // of the lease, as the last heartbeat answered
+
+	masker *mask.Masker // of the job's secrets; nil when it has none
 }
 
 // Causes of a job's stop, as the executor's error and the job's reason show them.
@@ -459,7 +462,19 @@ func (a *Agent) runJob(ctx context.Context, j *job) {
 	stopHeartbeats := sync.OnceFunc(func() { close(stopBeats); <-beatsDone })
 	defer stopHeartbeats()
 
-	res := a.exec.Run(runCtx, a.executorJob(j, logs), logs)
+	// Everything the job prints passes the masker before it reaches the log stream; the server
+	// masks again before storing.
+	out, closeMask, err := maskedOutput(j, logs)
+	if err != nil {
+		fmt.Fprintf(logs, "[rampart: %v]\n", err)
+		a.finish(apiCtx, j, executor.Result{Status: rampart.StatusFailed, Err: err}, logs, stopHeartbeats)
+		return
+	}
+	if len(j.lease.Withheld) > 0 {
+		fmt.Fprintf(out, "secrets: %s not given to this job: %s\n", strings.Join(j.lease.Withheld, ", "), j.lease.Why)
+	}
+	res := a.exec.Run(runCtx, a.executorJob(j, out), out)
+	closeMask()
 
 	switch {
 	case j.lost.Load():
@@ -520,6 +535,7 @@ func (a *Agent) executorJob(j *job, logs io.Writer) executor.Job {
 		ID:      strconv.FormatInt(j.lease.JobID, 10),
 		Steps:   steps,
 		Env:     env,
+		Secrets: j.lease.Secrets,
 		Network: spec.Network,
 		Timeout: time.Duration(spec.Timeout) * time.Second,
 		Prepare: func(ctx context.Context, ws string) error {
@@ -559,6 +575,9 @@ func (a *Agent) finish(apiCtx context.Context, j *job, res executor.Result, logs
 		return
 	}
 	req := completeRequest(res, j.cancelled.Load())
+	if j.masker != nil {
+		req.Reason = j.masker.String(req.Reason)
+	}
 	cctx, cancel := context.WithDeadline(apiCtx, j.expiry())
 	defer cancel()
 	b := backoff{min: reconnectMin, max: 5 * time.Second}
@@ -723,4 +742,24 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// maskedOutput wraps the job's log in a masker of its secrets. The returned close flushes what
+// the masker held back; call it when the job has written its last byte. A job whose secrets
+// cannot be masked does not run: its output would leak them.
+func maskedOutput(j *job, logs io.Writer) (io.Writer, func(), error) {
+	if len(j.lease.Secrets) == 0 {
+		return logs, func() {}, nil
+	}
+	values := make([]string, 0, len(j.lease.Secrets))
+	for _, v := range j.lease.Secrets {
+		values = append(values, v)
+	}
+	m, err := mask.New(values)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot mask this job's secrets, so it does not run: %v", err)
+	}
+	j.masker = m
+	w := mask.NewWriter(m, logs)
+	return w, func() { _ = w.Close() }, nil
 }

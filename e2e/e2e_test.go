@@ -155,11 +155,22 @@ type env struct {
 	work    string
 	agents  []*proc
 	leaseTT string
+	keyFile string // the vault's master key
+}
+
+// keygen makes a master key file with the binary, as an operator would.
+func keygen(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "master.key")
+	if out, err := exec.Command(binary, "vault", "keygen", path).CombinedOutput(); err != nil {
+		t.Fatalf("vault keygen: %v %s", err, out)
+	}
+	return path
 }
 
 // newEnv starts a server whose leases live leaseTTL without a heartbeat.
 func newEnv(t *testing.T, leaseTTL string) *env {
-	e := &env{t: t, data: t.TempDir(), addr: freePort(t), repo: t.TempDir(), work: t.TempDir(), leaseTT: leaseTTL}
+	e := &env{t: t, data: t.TempDir(), addr: freePort(t), repo: t.TempDir(), work: t.TempDir(), leaseTT: leaseTTL, keyFile: keygen(t)}
 	e.url = "http://" + e.addr
 	e.startServer()
 	git(t, e.repo, "init", "-q")
@@ -168,7 +179,7 @@ func newEnv(t *testing.T, leaseTTL string) *env {
 
 func (e *env) startServer() {
 	e.t.Helper()
-	e.server = start(e.t, nil, "server", "--addr", e.addr, "--data-dir", e.data, "--lease-ttl", e.leaseTT)
+	e.server = start(e.t, nil, "server", "--addr", e.addr, "--data-dir", e.data, "--lease-ttl", e.leaseTT, "--master-key-file", e.keyFile)
 	e.server.waitFor(e.t, `listening on`, 20*time.Second)
 	if e.token == "" {
 		m := e.server.waitFor(e.t, `admin token: (rmp_\S+)`, time.Second)
@@ -210,11 +221,17 @@ func githubPush(t *testing.T, url, secret, branch, sha string) *http.Response {
 	body := fmt.Sprintf(`{"ref":"refs/heads/%s","before":"0000000000000000000000000000000000000000","after":"%s",
 "repository":{"full_name":"dev/web","clone_url":"https://example.com/dev/web.git"},"pusher":{"name":"dev"},"sender":{"login":"dev"},
 "head_commit":{"id":"%s","message":"change"}}`, branch, sha, sha)
+	return githubHook(t, url, secret, "push", body)
+}
+
+// githubHook posts a GitHub webhook signed the way GitHub signs: HMAC-SHA256 of the body.
+func githubHook(t *testing.T, url, secret, event, body string) *http.Response {
+	t.Helper()
 	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write([]byte(body))
 	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-GitHub-Event", "push")
+	req.Header.Set("X-GitHub-Event", event)
 	req.Header.Set("X-GitHub-Delivery", "1")
 	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
 	resp, err := http.DefaultClient.Do(req)

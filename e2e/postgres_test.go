@@ -63,9 +63,10 @@ func TestTwoServersOnePostgres(t *testing.T) {
 
 	var servers []*proc
 	var urls []string
+	keyFile := keygen(t) // one vault, one key, however many servers
 	for i := range 2 {
 		addr := freePort(t)
-		p := start(t, nil, "server", "--addr", addr, "--data-dir", filepath.Join(t.TempDir(), fmt.Sprint(i)), "--database-url", dbURL)
+		p := start(t, nil, "server", "--addr", addr, "--data-dir", filepath.Join(t.TempDir(), fmt.Sprint(i)), "--database-url", dbURL, "--master-key-file", keyFile)
 		p.waitFor(t, "listening on", 20*time.Second)
 		servers = append(servers, p)
 		urls = append(urls, "http://"+addr)

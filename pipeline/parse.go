@@ -13,6 +13,8 @@ import (
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/rampart-ci/rampart/scan/secrets"
 )
 
 // msgTooLarge is the message of the file-size error; Errors.As looks for it to choose the
@@ -79,8 +81,11 @@ var (
 // the error is an *Errors listing every problem found, sorted by position; the Pipeline is
 // then nil. Parse does no I/O and is safe for concurrent use.
 func Parse(filename string, data []byte) (*Pipeline, error) {
-	p := &parser{file: filename, data: data}
+	p := &parser{file: filename, data: data, credentialAt: map[int]bool{}}
 	pl := p.parse(data)
+	if len(data) <= MaxFileSize {
+		p.literalCredentials(data)
+	}
 	if len(p.errs) > 0 {
 		return nil, &Errors{List: sortErrors(p.errs)}
 	}
@@ -97,6 +102,8 @@ type parser struct {
 	exhausted bool
 	// needNodes keeps the YAML node of every needs entry, to point cycle errors at it.
 	needNodes map[*Job][]*yaml.Node
+	// credentialAt marks lines already reported for a literal credential.
+	credentialAt map[int]bool
 }
 
 // pair is one key and value of a mapping.
@@ -487,9 +494,42 @@ func (p *parser) env(n *yaml.Node, field string) map[string]string {
 				"expected a string, got %s", kindName(v))
 			continue
 		}
+		if ok, why := credentials.LooksLikeCredential(pr.name, v.Value); ok && !p.credentialAt[v.Line] {
+			p.credentialAt[v.Line] = true
+			p.errorAt(v, f, vaultHint(pr.name), "literal credential in the pipeline (%s)", why)
+			continue
+		}
 		env[pr.name] = v.Value
 	}
 	return env
+}
+
+// credentials detects literal credentials; it is immutable and shared.
+var credentials = secrets.New(nil)
+
+func vaultHint(name string) string {
+	if name == "" {
+		name = "NAME"
+	}
+	return fmt.Sprintf("anyone who can read the repository can read it: move it into the vault with `rampart secret set PROJECT %s`, "+
+		"declare `secrets: [%s]` on the job, and revoke the exposed value", name, name)
+}
+
+// literalCredentials reports every credential of a known format anywhere in the file: in env,
+// in run scripts, in comments. Values are never part of the message.
+func (p *parser) literalCredentials(data []byte) {
+	if p.credentialAt == nil {
+		p.credentialAt = map[int]bool{}
+	}
+	for _, f := range credentials.Find(string(data)) {
+		line := 1 + strings.Count(string(data[:f.Start]), "\n")
+		if p.credentialAt[line] {
+			continue
+		}
+		p.credentialAt[line] = true
+		col := f.Start - strings.LastIndex(string(data[:f.Start]), "\n")
+		p.errorAt(&yaml.Node{Line: line, Column: col}, "", vaultHint(""), "literal credential in the pipeline (%s)", f.Description)
+	}
 }
 
 // pipeline walks the root mapping.

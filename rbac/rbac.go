@@ -27,6 +27,10 @@ const (
 	AuditRead     Action = "audit.read"   // list, verify and export the audit log
 	AgentManage   Action = "agent.manage" // registration tokens, agent labels, disabling agents
 	AgentList     Action = "agent.list"
+	// SecretWriteOrg sets and deletes organisation secrets, which every project's jobs can see.
+	SecretWriteOrg Action = "secret.write_org"
+	// VaultRotate re-wraps every data key of the vault under a new key-encryption key.
+	VaultRotate Action = "vault.rotate"
 
 	// Per project.
 	ProjectRead   Action = "project.read"
@@ -35,6 +39,12 @@ const (
 	RunCreate     Action = "run.create"
 	RunCancel     Action = "run.cancel"
 	RunRead       Action = "run.read"
+	// SecretRead reads the metadata of a project's secrets (names, versions, who, when) and, as
+	// an organisation role, of organisation secrets too. No action reads a value: values go only
+	// to jobs.
+	SecretRead Action = "secret.read"
+	// SecretWrite sets and deletes a project's and its environments' secrets.
+	SecretWrite Action = "secret.write"
 )
 
 // grant says who holds an action: organisation roles anywhere, project roles within their
@@ -56,18 +66,20 @@ var (
 
 // table is the whole policy. Tests walk it; keep it the only place permissions are written down.
 var table = map[Action]grant{
-	UserList:      {org: adminSec, read: true},
-	UserCreate:    {org: admin},
-	UserDisable:   {org: admin},
-	UserPassword:  {org: admin, self: true},
-	TokenCreate:   {org: everyone},
-	TokenList:     {org: adminSec, self: true, read: true},
-	TokenRevoke:   {org: admin, self: true},
-	ProjectCreate: {org: admin},
-	ProjectList:   {org: everyone, read: true},
-	AuditRead:     {org: adminSec, read: true},
-	AgentManage:   {org: admin},
-	AgentList:     {org: adminSec, read: true},
+	UserList:       {org: adminSec, read: true},
+	UserCreate:     {org: admin},
+	UserDisable:    {org: admin},
+	UserPassword:   {org: admin, self: true},
+	TokenCreate:    {org: everyone},
+	TokenList:      {org: adminSec, self: true, read: true},
+	TokenRevoke:    {org: admin, self: true},
+	ProjectCreate:  {org: admin},
+	ProjectList:    {org: everyone, read: true},
+	AuditRead:      {org: adminSec, read: true},
+	AgentManage:    {org: admin},
+	AgentList:      {org: adminSec, read: true},
+	SecretWriteOrg: {org: admin},
+	VaultRotate:    {org: admin},
 
 	ProjectRead:   {org: adminSec, project: allProject, read: true},
 	ProjectUpdate: {org: admin, project: []string{rampart.RoleMaintainer}},
@@ -75,6 +87,8 @@ var table = map[Action]grant{
 	RunCreate:     {org: admin, project: runners},
 	RunCancel:     {org: admin, project: runners},
 	RunRead:       {org: adminSec, project: allProject, read: true},
+	SecretRead:    {org: adminSec, project: []string{rampart.RoleMaintainer, rampart.RoleReleaseManager}, read: true},
+	SecretWrite:   {org: admin, project: []string{rampart.RoleMaintainer}},
 }
 
 // Subject is who asks: their organisation role, their role in the resource's project (empty

@@ -37,12 +37,21 @@ type Repo interface {
 	Branches(ctx context.Context, repoURL string) (map[string]string, error)
 }
 
+// SecretResolver hands out the values of secrets; the vault implements it.
+type SecretResolver interface {
+	// ForJob returns the current value of each named secret visible to a job of projectID
+	// deploying to environment ("" for none).
+	ForJob(ctx context.Context, projectID int64, environment string, names []string) (map[string]string, error)
+}
+
 // Config configures a Scheduler. Zero durations take the defaults documented on each field.
 type Config struct {
-	Store  rampart.Store
-	Repo   Repo
-	Logger *slog.Logger
-	Now    func() time.Time
+	Store rampart.Store
+	Repo  Repo
+	// Secrets resolves the secrets jobs declare; nil means jobs that declare any fail.
+	Secrets SecretResolver
+	Logger  *slog.Logger
+	Now     func() time.Time
 	// LeaseTTL is how long a lease lives without a heartbeat; default 30s.
 	LeaseTTL time.Duration
 	// MaxAttempts is how often a build job is started before a lost agent fails it; default 2
@@ -59,8 +68,9 @@ type Scheduler struct {
 	store  rampart.Store
 	logger *slog.Logger
 
-	mu   sync.Mutex
-	wake chan struct{} // closed and replaced whenever jobs become queued
+	mu    sync.Mutex
+	wake  chan struct{} // closed and replaced whenever jobs become queued
+	masks maskers
 }
 
 // New returns a Scheduler.
@@ -198,7 +208,7 @@ func (s *Scheduler) createJobs(ctx context.Context, tx rampart.Tx, p *rampart.Pr
 			Project: p.Name, RunID: run.ID, RunNumber: run.Number, Job: pj.Name,
 			RepoURL: p.RepoURL, Commit: run.Commit, Ref: run.Ref, Event: run.Event,
 			Timeout: int(pj.Timeout / time.Second), Network: pj.Network != pipeline.NetworkNone,
-			Artifacts: pj.Artifacts, Labels: pj.RunsOn,
+			Artifacts: pj.Artifacts, Labels: pj.RunsOn, Secrets: pj.Secrets, Environment: pj.Environment,
 		}
 		for _, st := range pj.Steps {
 			spec.Steps = append(spec.Steps, rampart.StepSpec{Name: st.Name, Run: st.Run, Env: st.Env})
@@ -332,9 +342,19 @@ func (s *Scheduler) Lease(ctx context.Context, agent *rampart.Agent, req rampart
 	defer tick.Stop()
 	for {
 		woken := s.waiter()
-		lease, err := s.tryLease(ctx, agent, req)
-		if err != nil || lease != nil {
-			return lease, err
+		lease, run, err := s.tryLease(ctx, agent, req)
+		if err != nil {
+			return nil, err
+		}
+		if lease != nil {
+			if err := s.deliverSecrets(ctx, lease, run); err != nil {
+				// The job cannot run as written: fail it with the reason and look for another.
+				if cerr := s.Complete(ctx, lease.JobID, lease.Fence, rampart.CompleteRequest{Status: rampart.StatusFailed, ExitCode: -1, Reason: rampart.ErrorMessage(err)}); cerr != nil {
+					return nil, fmt.Errorf("fail job %d after %v: %w", lease.JobID, err, cerr)
+				}
+				continue
+			}
+			return lease, nil
 		}
 		select {
 		case <-woken:
@@ -347,12 +367,38 @@ func (s *Scheduler) Lease(ctx context.Context, agent *rampart.Agent, req rampart
 	}
 }
 
-func (s *Scheduler) tryLease(ctx context.Context, agent *rampart.Agent, req rampart.LeaseRequest) (*rampart.Lease, error) {
+// deliverSecrets puts the values of the secrets a leased job declared into its lease — unless the
+// run comes from a fork's pull request, whose code nobody with write access has reviewed: such
+// runs get no secrets at all, and the job log says so.
+func (s *Scheduler) deliverSecrets(ctx context.Context, lease *rampart.Lease, run *rampart.Run) error {
+	names := lease.Spec.Secrets
+	if len(names) == 0 {
+		return nil
+	}
+	if run.FromFork {
+		lease.Withheld, lease.Why = names, "this run comes from a pull request of a fork, which never receives secrets"
+		return nil
+	}
+	if s.cfg.Secrets == nil {
+		return rampart.Errorf(rampart.EUNAVAILABLE, "this server has no vault to deliver secrets from")
+	}
+	values, err := s.cfg.Secrets.ForJob(ctx, run.ProjectID, lease.Spec.Environment, names)
+	if err != nil {
+		return err
+	}
+	lease.Secrets = values
+	return nil
+}
+
+func (s *Scheduler) tryLease(ctx context.Context, agent *rampart.Agent, req rampart.LeaseRequest) (*rampart.Lease, *rampart.Run, error) {
 	token, err := auth.NewSecret(rampart.JobTokenPrefix)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var lease *rampart.Lease
+	var (
+		lease  *rampart.Lease
+		leased *rampart.Run
+	)
 	err = s.store.Update(ctx, func(tx rampart.Tx) error {
 		now := s.now()
 		a, err := tx.AgentByID(ctx, agent.ID)
@@ -414,17 +460,25 @@ func (s *Scheduler) tryLease(ctx context.Context, agent *rampart.Agent, req ramp
 			if err := json.Unmarshal([]byte(j.Spec), &spec); err != nil {
 				return fmt.Errorf("decode spec of job %d: %w", j.ID, err)
 			}
-			lease = &rampart.Lease{JobID: j.ID, Fence: j.Fence, Token: token, ExpiresAt: expires, Spec: spec}
+			lease, leased = &rampart.Lease{JobID: j.ID, Fence: j.Fence, Token: token, ExpiresAt: expires, Spec: spec}, run
 			ev := audit.Event(&rampart.Actor{Name: "agent:" + a.Name, Source: "agent"}, "job.lease", fmt.Sprintf("job:%d", j.ID), rampart.ResultSuccess)
 			ev.Detail = fmt.Sprintf("run=%s#%d job=%s attempt=%d fence=%d", run.Project, run.Number, j.Name, j.Attempt, j.Fence)
+			if len(spec.Secrets) > 0 {
+				// Which secrets went where is what an investigation needs first; values never.
+				verb := "secrets"
+				if run.FromFork {
+					verb = "secrets-withheld"
+				}
+				ev.Detail += fmt.Sprintf(" %s=%s", verb, strings.Join(spec.Secrets, ","))
+			}
 			return audit.Append(ctx, tx, ev, now)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("lease a job for agent %s: %w", agent.Name, err)
+		return nil, nil, fmt.Errorf("lease a job for agent %s: %w", agent.Name, err)
 	}
-	return lease, nil
+	return lease, leased, nil
 }
 
 // hasLabels reports whether an agent with labels have can run a job that needs want.
@@ -493,6 +547,27 @@ func (s *Scheduler) AppendLog(ctx context.Context, jobID, fence, seq int64, data
 	if seq < 1 {
 		return rampart.Errorf(rampart.EINVALID, "log sequence numbers start at 1")
 	}
+	var (
+		j   *rampart.Job
+		run *rampart.Run
+	)
+	err := s.store.View(ctx, func(tx rampart.Tx) (err error) {
+		if j, err = current(ctx, tx, jobID, fence); err != nil {
+			return err
+		}
+		run, err = tx.RunByID(ctx, j.RunID)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	m, err := s.maskerFor(ctx, j, run.FromFork)
+	if err != nil {
+		return fmt.Errorf("mask log of job %d: %w", jobID, err)
+	}
+	if m != nil {
+		data = m.Bytes(data)
+	}
 	return s.store.Update(ctx, func(tx rampart.Tx) error {
 		if _, err := current(ctx, tx, jobID, fence); err != nil {
 			return err
@@ -531,7 +606,15 @@ func (s *Scheduler) Complete(ctx context.Context, jobID, fence int64, req rampar
 			return err
 		}
 		now := s.now()
-		j.Status, j.ExitCode, j.Reason, j.FinishedAt = req.Status, req.ExitCode, truncate(req.Reason, 2000), &now
+		reason := req.Reason
+		if run, err := tx.RunByID(ctx, j.RunID); err != nil {
+			return err
+		} else if m, err := s.maskerFor(ctx, j, run.FromFork); err != nil {
+			return err
+		} else if m != nil {
+			reason = m.String(reason)
+		}
+		j.Status, j.ExitCode, j.Reason, j.FinishedAt = req.Status, req.ExitCode, truncate(reason, 2000), &now
 		j.TokenHash, j.LeaseExpiresAt = "", nil
 		if err := tx.UpdateJob(ctx, j); err != nil {
 			return err
@@ -546,6 +629,7 @@ func (s *Scheduler) Complete(ctx context.Context, jobID, fence int64, req rampar
 	if err != nil {
 		return err
 	}
+	s.masks.drop(jobID)
 	s.notify()
 	return nil
 }

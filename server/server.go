@@ -28,6 +28,7 @@ import (
 	"github.com/rampart-ci/rampart/project"
 	"github.com/rampart-ci/rampart/rbac"
 	"github.com/rampart-ci/rampart/scheduler"
+	"github.com/rampart-ci/rampart/secrets"
 )
 
 // Pseudo-permissions for routes that need no rbac action.
@@ -56,9 +57,13 @@ type Config struct {
 	Projects  *project.Service
 	Scheduler *scheduler.Scheduler
 	Repo      scheduler.Repo
-	Logger    *slog.Logger
-	Registry  *prometheus.Registry // optional; a new one is made when nil
-	Version   string
+	Vault     *secrets.Vault
+	// MasterKeyFile is the vault's key file, which rotation adds a key to; "" when the key
+	// came from the environment.
+	MasterKeyFile string
+	Logger        *slog.Logger
+	Registry      *prometheus.Registry // optional; a new one is made when nil
+	Version       string
 	// MaxArtifactBytes bounds one artifact upload; default 100 MiB.
 	MaxArtifactBytes int64
 	// SecureCookies marks the session cookie Secure; set it when serving HTTPS.
@@ -89,6 +94,9 @@ type Route struct {
 	MaxBody int64
 	// ProjectOf names the project of a project action when the path has no {project}.
 	ProjectOf func(r *http.Request) (string, error)
+	// OrgScope checks a project action (one project roles may hold) as an organisation-wide
+	// one: only organisation roles count, because the resource belongs to no project.
+	OrgScope bool
 }
 
 // New returns a Server with its routes registered.
@@ -161,6 +169,16 @@ func (s *Server) routeTable() []*Route {
 		{Method: "GET", Pattern: "/api/v1/audit/verify", Perm: rbac.AuditRead, Handler: s.handleAuditVerify},
 		{Method: "GET", Pattern: "/api/v1/audit/export", Perm: rbac.AuditRead, Handler: s.handleAuditExport},
 
+		{Method: "PUT", Pattern: "/api/v1/projects/{project}/secrets/{name}", Perm: rbac.SecretWrite, Handler: s.handleSecretSet},
+		{Method: "GET", Pattern: "/api/v1/projects/{project}/secrets", Perm: rbac.SecretRead, Handler: s.handleSecretList},
+		{Method: "GET", Pattern: "/api/v1/projects/{project}/secrets/{name}", Perm: rbac.SecretRead, Handler: s.handleSecretShow},
+		{Method: "DELETE", Pattern: "/api/v1/projects/{project}/secrets/{name}", Perm: rbac.SecretWrite, Handler: s.handleSecretDelete},
+		{Method: "PUT", Pattern: "/api/v1/secrets/{name}", Perm: rbac.SecretWriteOrg, Handler: s.handleSecretSet},
+		{Method: "GET", Pattern: "/api/v1/secrets", Perm: rbac.SecretRead, OrgScope: true, Handler: s.handleSecretList},
+		{Method: "GET", Pattern: "/api/v1/secrets/{name}", Perm: rbac.SecretRead, OrgScope: true, Handler: s.handleSecretShow},
+		{Method: "DELETE", Pattern: "/api/v1/secrets/{name}", Perm: rbac.SecretWriteOrg, Handler: s.handleSecretDelete},
+		{Method: "POST", Pattern: "/api/v1/vault/rotate", Perm: rbac.VaultRotate, Handler: s.handleVaultRotate},
+
 		{Method: "POST", Pattern: "/api/v1/agent-tokens", Perm: rbac.AgentManage, Handler: s.handleAgentTokenCreate},
 		{Method: "GET", Pattern: "/api/v1/agents", Perm: rbac.AgentList, Handler: s.handleAgentList},
 		{Method: "PUT", Pattern: "/api/v1/agents/{agent}", Perm: rbac.AgentManage, Handler: s.handleAgentUpdate},
@@ -232,7 +250,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *Route) error 
 	r = r.WithContext(rampart.NewContextWithActor(r.Context(), actor))
 	switch {
 	case rt.Perm == Authenticated:
-	case rbac.IsProjectAction(rt.Perm):
+	case rbac.IsProjectAction(rt.Perm) && !rt.OrgScope:
 		name := r.PathValue("project")
 		if rt.ProjectOf != nil {
 			var err error

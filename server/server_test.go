@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 	"github.com/rampart-ci/rampart/project"
 	"github.com/rampart-ci/rampart/rbac"
 	"github.com/rampart-ci/rampart/scheduler"
+	"github.com/rampart-ci/rampart/secrets"
 	"github.com/rampart-ci/rampart/server"
 	"github.com/rampart-ci/rampart/store"
 )
@@ -70,8 +72,18 @@ func newFixture(t *testing.T) *fixture {
 	}
 	projects := project.New(db, nil)
 	repo := git.Repo{Cache: &git.Cache{Dir: t.TempDir()}}
-	sched := scheduler.New(scheduler.Config{Store: db, Repo: repo, Logger: logger})
-	srv := server.New(server.Config{Store: db, Auth: a, Projects: projects, Scheduler: sched, Repo: repo, Logger: logger, Version: "test"})
+	key := make([]byte, secrets.KeySize)
+	_, _ = rand.Read(key)
+	keys, err := secrets.NewLocalKeyring(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vault, err := secrets.New(ctx, db, keys, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sched := scheduler.New(scheduler.Config{Store: db, Repo: repo, Secrets: vault, Logger: logger})
+	srv := server.New(server.Config{Store: db, Auth: a, Projects: projects, Scheduler: sched, Repo: repo, Vault: vault, Logger: logger, Version: "test"})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	f := &fixture{t: t, db: db, auth: a, srv: srv, http: hs, admin: admin, users: map[string]*rampart.Actor{"admin": admin}}
@@ -156,7 +168,7 @@ func TestEveryRouteDeclaresAKnownPermission(t *testing.T) {
 		case rt.Perm == server.Authenticated, rt.Perm == server.AgentAuth, rt.Perm == server.JobAuth:
 		case !slices.Contains(known, rt.Perm):
 			t.Errorf("%s declares unknown permission %q", name, rt.Perm)
-		case rbac.IsProjectAction(rt.Perm) && !strings.Contains(rt.Pattern, "{project}") && rt.ProjectOf == nil:
+		case rbac.IsProjectAction(rt.Perm) && !strings.Contains(rt.Pattern, "{project}") && rt.ProjectOf == nil && !rt.OrgScope:
 			t.Errorf("%s needs project permission %s but has no {project}", name, rt.Perm)
 		}
 	}
@@ -173,7 +185,7 @@ func TestRouteRoleMatrix(t *testing.T) {
 		t.Run(rt.Method+" "+rt.Pattern, func(t *testing.T) {
 			f := newFixture(t)
 			// Without a credential every non-public route answers 401.
-			path := strings.NewReplacer("{project}", "p", "{user}", "target", "{id}", "1", "{number}", "1", "{agent}", "a1", "{host}", "github").Replace(rt.Pattern)
+			path := strings.NewReplacer("{project}", "p", "{user}", "target", "{id}", "1", "{number}", "1", "{agent}", "a1", "{host}", "github", "{name}", "DEPLOY_TOKEN").Replace(rt.Pattern)
 			if resp, _ := f.do(rt.Method, path, "", body(rt.Method), nil); resp.StatusCode != http.StatusUnauthorized {
 				t.Errorf("anonymous: status %d, want 401", resp.StatusCode)
 			}
@@ -187,9 +199,12 @@ func TestRouteRoleMatrix(t *testing.T) {
 						_, id = f.token(s.name)
 					}
 				}
-				path := strings.NewReplacer("{project}", "p", "{user}", user, "{id}", fmt.Sprint(id), "{number}", "1", "{agent}", "a1").Replace(rt.Pattern)
+				path := strings.NewReplacer("{project}", "p", "{user}", user, "{id}", fmt.Sprint(id), "{number}", "1", "{agent}", "a1", "{name}", "DEPLOY_TOKEN").Replace(rt.Pattern)
 				resp, eb := f.do(rt.Method, path, tok, body(rt.Method), nil)
 				sub := rbac.Subject{UserID: f.users[s.name].UserID, Role: s.org, ProjectRole: s.project}
+				if rt.OrgScope {
+					sub.ProjectRole = "" // the resource belongs to no project
+				}
 				res := rbac.Resource{}
 				if rt.Self {
 					res.OwnerID = sub.UserID
@@ -205,9 +220,9 @@ func TestRouteRoleMatrix(t *testing.T) {
 					t.Errorf("%s (%s/%s) allowed by rbac but refused: %d %s", s.name, s.org, s.project, resp.StatusCode, eb.Error)
 				case allowed && resp.StatusCode >= 500:
 					t.Errorf("%s: server error %d %s", s.name, resp.StatusCode, eb.Error)
-				case !allowed && rbac.IsProjectAction(rt.Perm) && !canSee && resp.StatusCode != 404:
+				case !allowed && rbac.IsProjectAction(rt.Perm) && !rt.OrgScope && !canSee && resp.StatusCode != 404:
 					t.Errorf("%s (%s/%s) may not see the project but got %d, want 404", s.name, s.org, s.project, resp.StatusCode)
-				case !allowed && (!rbac.IsProjectAction(rt.Perm) || canSee) && resp.StatusCode != 403:
+				case !allowed && (!rbac.IsProjectAction(rt.Perm) || rt.OrgScope || canSee) && resp.StatusCode != 403:
 					t.Errorf("%s (%s/%s) not allowed but got %d, want 403", s.name, s.org, s.project, resp.StatusCode)
 				}
 			}

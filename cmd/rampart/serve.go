@@ -22,6 +22,7 @@ import (
 	"github.com/rampart-ci/rampart/forge/git"
 	"github.com/rampart-ci/rampart/project"
 	"github.com/rampart-ci/rampart/scheduler"
+	"github.com/rampart-ci/rampart/secrets"
 	"github.com/rampart-ci/rampart/server"
 	"github.com/rampart-ci/rampart/store"
 )
@@ -35,6 +36,7 @@ type serveOptions struct {
 	tlsKey      string
 	dev         bool // `up`: human-readable logs, a local agent
 	leaseTTL    time.Duration
+	masterKey   string // --master-key-file
 }
 
 func (a *App) upCommand() *cobra.Command {
@@ -49,6 +51,7 @@ On first start it creates the user admin and prints its password and an admin AP
 	}
 	cmd.Flags().StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on")
 	cmd.Flags().StringVar(&o.dataDir, "data-dir", "rampart-data", "directory for the database and other state")
+	cmd.Flags().StringVar(&o.masterKey, "master-key-file", "", "the vault's key-encryption key file (default: master.key in --data-dir, made on first start)")
 	return cmd
 }
 
@@ -67,6 +70,7 @@ share one database; without it, SQLite under --data-dir. --tls-cert and --tls-ke
 	cmd.Flags().StringVar(&o.databaseURL, "database-url", os.Getenv("RAMPART_DATABASE_URL"), "postgres://… URL (default: $RAMPART_DATABASE_URL, else SQLite in --data-dir)")
 	cmd.Flags().StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM); with --tls-key serves HTTPS")
 	cmd.Flags().StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
+	cmd.Flags().StringVar(&o.masterKey, "master-key-file", "", "the vault's key-encryption key file (0600); or set RAMPART_MASTER_KEY. Make one with `rampart vault keygen FILE`")
 	cmd.Flags().DurationVar(&o.leaseTTL, "lease-ttl", 30*time.Second, "how long a job lease lives without a heartbeat; a lost agent's jobs are recovered after it")
 	return cmd
 }
@@ -90,12 +94,22 @@ func (a *App) serve(ctx context.Context, o *serveOptions) error {
 	if dbURL == "" {
 		dbURL = "sqlite:" + filepath.Join(o.dataDir, "rampart.db")
 	}
+	keys, keyFile, err := a.masterKey(o)
+	if err != nil {
+		return err
+	}
 	db, err := store.Open(ctx, dbURL, logger)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer db.Close()
 
+	// The vault's key is checked before anything else happens, so that a server started with
+	// the wrong key changes nothing — not even the first admin — before it refuses to start.
+	vault, err := secrets.New(ctx, db, keys, nil)
+	if err != nil {
+		return fmt.Errorf("open the vault: %w", err)
+	}
 	authSvc, err := auth.New(db, logger, auth.Config{})
 	if err != nil {
 		return err
@@ -111,9 +125,10 @@ func (a *App) serve(ctx context.Context, o *serveOptions) error {
 	}
 
 	repo := git.Repo{Cache: &git.Cache{Dir: filepath.Join(o.dataDir, "git-cache")}}
-	sched := scheduler.New(scheduler.Config{Store: db, Repo: repo, Logger: logger, LeaseTTL: o.leaseTTL})
+	sched := scheduler.New(scheduler.Config{Store: db, Repo: repo, Secrets: vault, Logger: logger, LeaseTTL: o.leaseTTL})
 	srv := server.New(server.Config{
 		Store: db, Auth: authSvc, Projects: project.New(db, nil), Scheduler: sched, Repo: repo,
+		Vault: vault, MasterKeyFile: keyFile,
 		Logger: logger, Version: version, SecureCookies: o.tlsCert != "",
 	})
 	ln, err := net.Listen("tcp", o.addr)
@@ -175,6 +190,39 @@ func (a *App) serve(ctx context.Context, o *serveOptions) error {
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// masterKey loads the vault's key-encryption key: --master-key-file, else RAMPART_MASTER_KEY;
+// `rampart up` makes data-dir/master.key on first start. It returns the key file's path ("" for
+// the environment), which rotation adds keys to.
+func (a *App) masterKey(o *serveOptions) (secrets.KeyProvider, string, error) {
+	if v := os.Getenv("RAMPART_MASTER_KEY"); v != "" && o.masterKey == "" {
+		kr, err := secrets.ParseKeyEnv(v)
+		return kr, "", err
+	}
+	path := o.masterKey
+	if path == "" {
+		if !o.dev {
+			return nil, "", rampart.Errorf(rampart.EINVALID, "no master key for the vault").
+				WithDetail("make one with `rampart vault keygen /etc/rampart/master.key` and pass --master-key-file, or set RAMPART_MASTER_KEY; keep it apart from database backups")
+		}
+		path = filepath.Join(o.dataDir, "master.key")
+	}
+	kr, err := secrets.LoadKeyFile(path)
+	if rampart.ErrorCode(err) == rampart.ENOTFOUND || errors.Is(err, os.ErrNotExist) {
+		if !o.dev || o.masterKey != "" {
+			return nil, "", rampart.Errorf(rampart.EINVALID, "master key file %s does not exist", path).
+				WithDetail("make one with `rampart vault keygen %s`; a new key cannot open secrets sealed under another", path)
+		}
+		kr, err = secrets.GenerateKeyFile(path)
+		if err == nil {
+			fmt.Fprintf(a.stdout, "Created the vault's master key in %s (mode 0600). Back it up apart from the database.\n", path)
+		}
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return kr, path, nil
 }
 
 // localAgent runs the agent of `rampart up` in this process, registered on first start with a
