@@ -530,6 +530,7 @@ func (a *Agent) executorJob(j *job, logs io.Writer) executor.Job {
 		out:      logs,
 		upload:   j.jc.UploadArtifact,
 		onLost:   j.lose,
+		masker:   j.masker,
 	}
 	return executor.Job{
 		ID:      strconv.FormatInt(j.lease.JobID, 10),

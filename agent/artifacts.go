@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/rampart-ci/rampart/mask"
 )
 
 // artifactFunc sends one artifact; it is JobClient.UploadArtifact in production.
@@ -30,6 +32,7 @@ type collector struct {
 	upload   artifactFunc
 	onLost   func(error) // called when an upload is refused because the lease is lost
 	seen     map[string]bool
+	masker   *mask.Masker // the job's secrets, to flag artifacts that contain one; nil for none
 }
 
 // collect expands each pattern (a path or a filepath.Glob pattern relative to the workspace; a
@@ -200,7 +203,22 @@ func (c *collector) file(ctx context.Context, root *os.Root, name string, fi fs.
 	// times: nothing of it is held in memory. No process of the job is left to change it in
 	// between, and the server checks the digest anyway.
 	h := sha256.New()
-	if _, err := io.Copy(h, io.NewSectionReader(f, 0, size)); err != nil {
+	var w io.Writer = h
+	var secretCheck *countingWriter
+	if c.masker != nil {
+		// The same read looks for the job's secrets: masked output is shorter than its input
+		// exactly when something was masked (every masked form is longer than "***").
+		secretCheck = &countingWriter{}
+		mw := mask.NewWriter(c.masker, secretCheck)
+		w = io.MultiWriter(h, mw)
+		defer func() {
+			_ = mw.Close()
+			if secretCheck.n < size {
+				fmt.Fprintf(c.out, "artifacts: warning: %s contains the value of a secret of this job, in some form; it is kept as the job wrote it: anyone who can download the run's artifacts can read it\n", name)
+			}
+		}()
+	}
+	if _, err := io.Copy(w, io.NewSectionReader(f, 0, size)); err != nil {
 		return fmt.Errorf("artifacts: reading %s: %w", name, err)
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
@@ -227,4 +245,12 @@ func (c *collector) file(ctx context.Context, root *os.Root, name string, fi fs.
 			return fmt.Errorf("artifacts: uploading %s: %w", name, errors.Join(err, context.Cause(ctx)))
 		}
 	}
+}
+
+// countingWriter counts what is written to it and keeps nothing.
+type countingWriter struct{ n int64 }
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.n += int64(len(p))
+	return len(p), nil
 }

@@ -78,6 +78,12 @@ jobs:
           printf '%%s' "$DEPLOY_TOKEN" | xxd -p | tr a-f A-F
           for i in $(seq 0 $((${#DEPLOY_TOKEN}-1))); do printf '%%s' "${DEPLOY_TOKEN:$i:1}"; sleep 0.01; done; echo
           echo "to stderr: $DEPLOY_TOKEN" >&2
+  leaky:
+    if: branch == 'leak'
+    secrets: [DEPLOY_TOKEN]
+    steps:
+      - run: printf 'token=%%s\n' "$DEPLOY_TOKEN" > deploy.env
+    artifacts: [deploy.env]
   other:
     steps:
       - run: echo "other sees [$DEPLOY_TOKEN]"
@@ -173,24 +179,26 @@ jobs:
 	if r := e.waitRun("web", run3.Number, 60*time.Second); r.Status != rampart.StatusSucceeded || good.Load() != 2 {
 		t.Fatalf("after rotation: %s (%s), good tokens %d", r.Status, r.Reason, good.Load())
 	}
-	e.server.stop(t)
-
 	// The database files hold no plaintext, in any of the forms.
-	files, _ := filepath.Glob(filepath.Join(e.data, "rampart.db*"))
-	if len(files) == 0 {
-		t.Fatal("no database files found")
+	assertNoPlaintext(t, e.data, value)
+
+	// A job that writes the secret into an artifact keeps it (its choice), and the log says so.
+	git(t, e.repo, "branch", "leak")
+	run4, err := e.admin.StartRun(ctx, "web", "leak")
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, form := range secretForms(value) {
-			if bytes.Contains(b, []byte(form)) {
-				t.Errorf("%s contains the secret as %q", filepath.Base(f), form)
+	r = e.waitRun("web", run4.Number, 60*time.Second)
+	for _, j := range r.Jobs {
+		if j.Name == "leaky" {
+			var b bytes.Buffer
+			_ = e.admin.Log(ctx, j.ID, &b)
+			if j.Status != rampart.StatusSucceeded || !strings.Contains(b.String(), "deploy.env contains the value of a secret") {
+				t.Errorf("an artifact holding the secret was not flagged (%s):\n%s", j.Status, b.String())
 			}
 		}
 	}
+	e.server.stop(t)
 
 	// A wrong master key refuses to start.
 	wrong := filepath.Join(dir, "wrong.key")
@@ -220,4 +228,24 @@ func githubPullRequest(t *testing.T, url, secret, sha string) *http.Response {
 "base":{"ref":"main","sha":"%s","repo":{"full_name":"dev/web"}}},
 "repository":{"full_name":"dev/web"},"sender":{"login":"mallory"}}`, sha, sha)
 	return githubHook(t, url, secret, "pull_request", body)
+}
+
+// assertNoPlaintext reads the database files byte by byte for the value and its encodings.
+func assertNoPlaintext(t *testing.T, dataDir, value string) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dataDir, "rampart.db*"))
+	if len(files) == 0 {
+		t.Fatal("no database files found")
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, form := range secretForms(value) {
+			if bytes.Contains(b, []byte(form)) {
+				t.Errorf("%s contains the secret as %q", filepath.Base(f), form)
+			}
+		}
+	}
 }
