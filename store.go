@@ -39,6 +39,7 @@ type Tx interface {
 	ArtifactTx
 	CursorTx
 	SecretTx
+	FindingTx
 }
 
 // UserTx stores accounts.

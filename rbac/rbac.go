@@ -39,6 +39,7 @@ const (
 	RunCreate     Action = "run.create"
 	RunCancel     Action = "run.cancel"
 	RunRead       Action = "run.read"
+	FindingWaive  Action = "finding.waive" // waive a finding of any project: the security role only
 	// SecretRead reads the metadata of a project's secrets (names, versions, who, when) and, as
 	// an organisation role, of organisation secrets too. No action reads a value: values go only
 	// to jobs.
@@ -89,6 +90,7 @@ var table = map[Action]grant{
 	RunRead:       {org: adminSec, project: allProject, read: true},
 	SecretRead:    {org: adminSec, project: []string{rampart.RoleMaintainer, rampart.RoleReleaseManager}, read: true},
 	SecretWrite:   {org: admin, project: []string{rampart.RoleMaintainer}},
+	FindingWaive:  {org: []string{rampart.RoleSecurity}},
 }
 
 // Subject is who asks: their organisation role, their role in the resource's project (empty

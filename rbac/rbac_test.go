@@ -36,6 +36,7 @@ var want = map[Action]struct {
 	SecretWrite:    {"admin", "maintainer", false},
 	SecretWriteOrg: {"admin", "", false},
 	VaultRotate:    {"admin", "", false},
+	FindingWaive:   {"security", "", false},
 }
 
 func has(list, role string) bool { return role != "" && strings.Contains(" "+list+" ", " "+role+" ") }

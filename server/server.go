@@ -25,6 +25,7 @@ import (
 
 	"github.com/rampart-ci/rampart"
 	"github.com/rampart-ci/rampart/auth"
+	"github.com/rampart-ci/rampart/findings"
 	"github.com/rampart-ci/rampart/project"
 	"github.com/rampart-ci/rampart/rbac"
 	"github.com/rampart-ci/rampart/scheduler"
@@ -58,6 +59,7 @@ type Config struct {
 	Scheduler *scheduler.Scheduler
 	Repo      scheduler.Repo
 	Vault     *secrets.Vault
+	Findings  *findings.Service
 	// MasterKeyFile is the vault's key file, which rotation adds a key to; "" when the key
 	// came from the environment.
 	MasterKeyFile string
@@ -178,6 +180,12 @@ func (s *Server) routeTable() []*Route {
 		{Method: "GET", Pattern: "/api/v1/secrets/{name}", Perm: rbac.SecretRead, OrgScope: true, Handler: s.handleSecretShow},
 		{Method: "DELETE", Pattern: "/api/v1/secrets/{name}", Perm: rbac.SecretWriteOrg, Handler: s.handleSecretDelete},
 		{Method: "POST", Pattern: "/api/v1/vault/rotate", Perm: rbac.VaultRotate, Handler: s.handleVaultRotate},
+
+		{Method: "GET", Pattern: "/api/v1/projects/{project}/runs/{number}/findings", Perm: rbac.RunRead, Handler: s.handleFindingList},
+		{Method: "GET", Pattern: "/api/v1/projects/{project}/waivers", Perm: rbac.RunRead, Handler: s.handleWaiverList},
+		{Method: "POST", Pattern: "/api/v1/projects/{project}/waivers", Perm: rbac.FindingWaive, Handler: s.handleWaiverCreate},
+		{Method: "DELETE", Pattern: "/api/v1/projects/{project}/waivers/{id}", Perm: rbac.FindingWaive, Handler: s.handleWaiverRevoke},
+		{Method: "POST", Pattern: "/api/v1/jobs/{id}/findings", Perm: JobAuth, Handler: s.handleJobFindings, MaxBody: 16 << 20},
 
 		{Method: "POST", Pattern: "/api/v1/agent-tokens", Perm: rbac.AgentManage, Handler: s.handleAgentTokenCreate},
 		{Method: "GET", Pattern: "/api/v1/agents", Perm: rbac.AgentList, Handler: s.handleAgentList},

@@ -18,6 +18,7 @@ import (
 
 	"github.com/rampart-ci/rampart"
 	"github.com/rampart-ci/rampart/auth"
+	"github.com/rampart-ci/rampart/findings"
 	"github.com/rampart-ci/rampart/forge/git"
 	"github.com/rampart-ci/rampart/project"
 	"github.com/rampart-ci/rampart/rbac"
@@ -83,7 +84,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	sched := scheduler.New(scheduler.Config{Store: db, Repo: repo, Secrets: vault, Logger: logger})
-	srv := server.New(server.Config{Store: db, Auth: a, Projects: projects, Scheduler: sched, Repo: repo, Vault: vault, Logger: logger, Version: "test"})
+	srv := server.New(server.Config{Store: db, Auth: a, Projects: projects, Scheduler: sched, Repo: repo, Vault: vault, Findings: findings.New(db, nil), Logger: logger, Version: "test"})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	f := &fixture{t: t, db: db, auth: a, srv: srv, http: hs, admin: admin, users: map[string]*rampart.Actor{"admin": admin}}

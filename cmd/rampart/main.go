@@ -80,7 +80,7 @@ func (a *App) rootCommand() *cobra.Command {
 		a.userCommand(), a.tokenCommand(), a.projectCommand(), a.auditCommand(),
 		a.pipelineCommand(), a.logsCommand(), a.artifactCommand(), a.localRunCommand(),
 		a.agentCommand(), a.agentTokenCommand(), a.agentsCommand(),
-		a.secretCommand(), a.vaultCommand(),
+		a.secretCommand(), a.vaultCommand(), a.findingsCommand(), a.waiverCommand(),
 		a.versionCommand(),
 	)
 	return root

@@ -19,6 +19,7 @@ import (
 	"github.com/rampart-ci/rampart"
 	"github.com/rampart-ci/rampart/agent"
 	"github.com/rampart-ci/rampart/auth"
+	"github.com/rampart-ci/rampart/findings"
 	"github.com/rampart-ci/rampart/forge/git"
 	"github.com/rampart-ci/rampart/project"
 	"github.com/rampart-ci/rampart/scheduler"
@@ -128,7 +129,7 @@ func (a *App) serve(ctx context.Context, o *serveOptions) error {
 	sched := scheduler.New(scheduler.Config{Store: db, Repo: repo, Secrets: vault, Logger: logger, LeaseTTL: o.leaseTTL})
 	srv := server.New(server.Config{
 		Store: db, Auth: authSvc, Projects: project.New(db, nil), Scheduler: sched, Repo: repo,
-		Vault: vault, MasterKeyFile: keyFile,
+		Vault: vault, MasterKeyFile: keyFile, Findings: findings.New(db, nil),
 		Logger: logger, Version: version, SecureCookies: o.tlsCert != "",
 	})
 	ln, err := net.Listen("tcp", o.addr)

@@ -54,6 +54,8 @@ func Run(t *testing.T, open func(t *testing.T) rampart.Store) {
 		{"SealedValuesByKey", testSealedValuesByKey},
 		{"DeleteSecret", testDeleteSecret},
 		{"VaultKeys", testVaultKeys},
+		{"Findings", testFindings},
+		{"Waivers", testWaivers},
 		{"Audit", testAudit},
 		{"AuditRejectsFork", testAuditRejectsFork},
 		{"Times", testTimes},

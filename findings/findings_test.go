@@ -1,0 +1,87 @@
+package findings_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rampart-ci/rampart"
+	"github.com/rampart-ci/rampart/audit"
+	"github.com/rampart-ci/rampart/findings"
+	"github.com/rampart-ci/rampart/store"
+)
+
+func TestWaiversAreForSecurityOnlyAndExpire(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "r.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	svc := findings.New(db, clock)
+	p := &rampart.Project{Name: "web", RepoURL: "/x", CreatedAt: now}
+	run := &rampart.Run{Event: rampart.EventPush, Commit: "0123456789abcdef0123456789abcdef01234567", Status: rampart.StatusRunning, CreatedAt: now}
+	job := &rampart.Job{Name: "scan", Status: rampart.StatusRunning, Spec: "{}", Attempt: 1, CreatedAt: now}
+	err = db.Update(ctx, func(tx rampart.Tx) error {
+		if err := tx.CreateProject(ctx, p); err != nil {
+			return err
+		}
+		run.ProjectID = p.ID
+		if err := tx.CreateRun(ctx, run); err != nil {
+			return err
+		}
+		job.RunID, job.ProjectID = run.ID, p.ID
+		return tx.CreateJob(ctx, job)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Record(ctx, job, []*rampart.Finding{
+		{Fingerprint: "fp1", Scanner: "secrets", RuleID: "github-token", Severity: "high", File: "a.go", Line: 3, Message: "GitHub token"},
+		{Fingerprint: "fp2", Scanner: "dependencies", RuleID: "GO-2024-0001", Severity: "critical", File: "go.mod", Message: "x"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sec := &rampart.Actor{UserID: 2, Name: "sec", Role: rampart.RoleSecurity}
+	for _, a := range []*rampart.Actor{
+		{UserID: 1, Name: "admin", Role: rampart.RoleAdmin},
+		{UserID: 3, Name: "maint", Role: rampart.RoleMember},
+		{UserID: 2, Name: "sec", Role: rampart.RoleSecurity, Scope: rampart.RoleViewer},
+	} {
+		if _, err := svc.Waive(ctx, a, p, "fp1", "test fixture, not a real key", 24*time.Hour); rampart.ErrorCode(err) != rampart.EFORBIDDEN {
+			t.Errorf("%s (%s, scope %q) waived: %v", a.Name, a.Role, a.Scope, err)
+		}
+	}
+	if _, err := svc.Waive(ctx, sec, p, "fp1", "short", 24*time.Hour); rampart.ErrorCode(err) != rampart.EINVALID {
+		t.Errorf("a waiver without a real reason: %v", err)
+	}
+	if _, err := svc.Waive(ctx, sec, p, "fp1", "test fixture, not a real key", 365*24*time.Hour); rampart.ErrorCode(err) != rampart.EINVALID {
+		t.Errorf("a year-long waiver: %v", err)
+	}
+	w, err := svc.Waive(ctx, sec, p, "fp1", "test fixture, not a real key", 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := svc.List(ctx, run)
+	if err != nil || len(fs) != 2 || fs[0].Fingerprint != "fp2" || fs[0].Waived || !fs[1].Waived {
+		t.Fatalf("findings after waiver: %+v %v", fs, err)
+	}
+	now = now.Add(25 * time.Hour)
+	if fs, _ := svc.List(ctx, run); fs[1].Waived {
+		t.Fatal("an expired waiver still counts")
+	}
+	now = now.Add(-25 * time.Hour)
+	if err := svc.Revoke(ctx, sec, p, w.ID); err != nil {
+		t.Fatal(err)
+	}
+	if fs, _ := svc.List(ctx, run); fs[1].Waived {
+		t.Fatal("a revoked waiver still counts")
+	}
+	rep, err := audit.Verify(ctx, db)
+	if err != nil || !rep.OK || rep.Events < 6 {
+		t.Fatalf("audit: %+v %v (want findings.record, 3 refusals, waive, unwaive)", rep, err)
+	}
+}
