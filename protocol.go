@@ -90,6 +90,10 @@ type JobSpec struct {
 	Secrets []string `json:"secrets,omitempty"`
 	// Environment is the deployment target of the job, or "".
 	Environment string `json:"environment,omitempty"`
+	// Scan names the built-in scanners to run on the workspace after the steps, and SARIF the
+	// SARIF files the steps wrote; the findings go to the server's security gate.
+	Scan  []string `json:"scan,omitempty"`
+	SARIF []string `json:"sarif,omitempty"`
 }
 
 // StepSpec is one step of a job.

@@ -41,7 +41,7 @@ var (
 	pushKeys        = []string{"branches", "tags"}
 	pullRequestKeys = []string{"branches"}
 	scheduleKeys    = []string{"cron"}
-	jobKeys         = []string{"runs-on", "timeout", "env", "network", "if", "needs", "steps", "artifacts", "secrets", "environment"}
+	jobKeys         = []string{"runs-on", "timeout", "env", "network", "if", "needs", "steps", "artifacts", "secrets", "environment", "scan", "sarif"}
 	stepKeys        = []string{"name", "run", "env"}
 )
 
@@ -885,6 +885,10 @@ func (p *parser) job(pr pair) *Job {
 			j.Artifacts = p.artifacts(kv.value, f)
 		case "secrets":
 			j.Secrets = p.secrets(kv.value, f)
+		case "scan":
+			j.Scan = p.scanners(kv.value, f)
+		case "sarif":
+			j.SARIF = p.artifacts(kv.value, f)
 		case "environment":
 			if s, ok := p.str(kv.value, f, "write environment: production"); ok {
 				if !envTgtRE.MatchString(s) || len(s) > 64 {
@@ -1073,6 +1077,25 @@ func (p *parser) artifacts(n *yaml.Node, field string) []string {
 		}
 	}
 	return pats
+}
+
+// Scanners a job can ask for with scan:.
+var scannerNames = []string{"secrets", "dependencies", "iac"}
+
+func (p *parser) scanners(n *yaml.Node, field string) []string {
+	names, nodes, _ := p.strList(n, field, "write scan: [secrets, dependencies, iac]")
+	seen := make(map[string]bool)
+	for i, s := range names {
+		f := index(field, i)
+		switch {
+		case !slices.Contains(scannerNames, s):
+			p.errorAt(nodes[i], f, didYouMean(s, scannerNames, "scanners"), "unknown scanner %q", s)
+		case seen[s]:
+			p.errorAt(nodes[i], f, "remove the duplicate", "scanner %q listed twice", s)
+		}
+		seen[s] = true
+	}
+	return names
 }
 
 func (p *parser) secrets(n *yaml.Node, field string) []string {

@@ -117,6 +117,12 @@ type Job struct {
 	// Environment names the deployment target the job deploys to, or is "". The server's
 	// protection rules for that environment apply to the job.
 	Environment string `json:"environment,omitempty"`
+	// Scan names the built-in scanners (secrets, dependencies, iac) run on the workspace after
+	// the steps; their findings go through the security gate.
+	Scan []string `json:"scan,omitempty"`
+	// SARIF are patterns of SARIF files the steps wrote (from any scanner), gated like the
+	// built-in findings.
+	SARIF []string `json:"sarif,omitempty"`
 	// Line and Column locate the job's name in the file, for messages about the job.
 	Line   int `json:"line,omitempty"`
 	Column int `json:"column,omitempty"`

@@ -41,6 +41,8 @@ type PlannedJob struct {
 	Environment string        `json:"environment,omitempty"`
 	Secrets     []string      `json:"secrets,omitempty"`
 	Artifacts   []string      `json:"artifacts,omitempty"`
+	Scan        []string      `json:"scan,omitempty"`
+	SARIF       []string      `json:"sarif,omitempty"`
 	Steps       []PlannedStep `json:"steps"`
 }
 
@@ -139,6 +141,8 @@ func (p *Pipeline) planJob(j *Job, ev *Event, status map[string]string) (Planned
 		Environment: j.Environment,
 		Secrets:     slices.Clone(j.Secrets),
 		Artifacts:   slices.Clone(j.Artifacts),
+		Scan:        slices.Clone(j.Scan),
+		SARIF:       slices.Clone(j.SARIF),
 		Steps:       make([]PlannedStep, len(j.Steps)),
 	}
 	if pj.Timeout == 0 {

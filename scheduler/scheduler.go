@@ -209,6 +209,7 @@ func (s *Scheduler) createJobs(ctx context.Context, tx rampart.Tx, p *rampart.Pr
 			RepoURL: p.RepoURL, Commit: run.Commit, Ref: run.Ref, Event: run.Event,
 			Timeout: int(pj.Timeout / time.Second), Network: pj.Network != pipeline.NetworkNone,
 			Artifacts: pj.Artifacts, Labels: pj.RunsOn, Secrets: pj.Secrets, Environment: pj.Environment,
+			Scan: pj.Scan, SARIF: pj.SARIF,
 		}
 		for _, st := range pj.Steps {
 			spec.Steps = append(spec.Steps, rampart.StepSpec{Name: st.Name, Run: st.Run, Env: st.Env})
