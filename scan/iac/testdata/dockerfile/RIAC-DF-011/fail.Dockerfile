@@ -1,0 +1,3 @@
+FROM ubuntu:24.04
+EXPOSE 80 443 22/tcp
+USER 1000

@@ -1,0 +1,4 @@
+FROM alpine:3.22
+ADD rootfs.tar.gz /
+ADD config.yaml /etc/app/
+USER 1000

@@ -1,0 +1,3 @@
+package main_test
+
+this is not even rego but test files are skipped

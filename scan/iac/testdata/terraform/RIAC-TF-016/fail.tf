@@ -1,0 +1,8 @@
+resource "azurerm_storage_account" "files" {
+  name                       = "examplefiles"
+  resource_group_name        = azurerm_resource_group.main.name
+  location                   = "westeurope"
+  account_tier               = "Standard"
+  account_replication_type   = "GRS"
+  https_traffic_only_enabled = false
+}

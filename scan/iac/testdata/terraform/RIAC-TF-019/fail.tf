@@ -1,0 +1,5 @@
+resource "google_storage_bucket" "assets" {
+  name                        = "example-assets"
+  location                    = "EU"
+  uniform_bucket_level_access = false
+}
