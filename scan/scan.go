@@ -109,6 +109,36 @@ func (f *Finding) SetFingerprint(occurrence int) {
 	f.Fingerprint = hex.EncodeToString(sum[:])[:32]
 }
 
+// Fingerprint sets the fingerprint of every finding in fs that has none. Equal findings (same
+// scanner, rule, file and identity) are told apart by their order in the file: the first by line
+// and column is occurrence 0, the next 1, and so on, so that ids survive code moving around them.
+func Fingerprint(fs []Finding) {
+	type key struct{ scanner, rule, file, id string }
+	groups := map[key][]int{}
+	for i := range fs {
+		if fs[i].Fingerprint != "" {
+			continue
+		}
+		id := fs[i].Identity
+		if id == "" {
+			id = fs[i].Message
+		}
+		k := key{fs[i].Scanner, fs[i].RuleID, fs[i].File, id}
+		groups[k] = append(groups[k], i)
+	}
+	for _, idx := range groups {
+		slices.SortStableFunc(idx, func(a, b int) int {
+			if d := fs[a].Line - fs[b].Line; d != 0 {
+				return d
+			}
+			return fs[a].Column - fs[b].Column
+		})
+		for n, i := range idx {
+			fs[i].SetFingerprint(n)
+		}
+	}
+}
+
 // File is one file of the scanned tree, read once and shared by every scanner.
 type File struct {
 	Path string // slash-separated, relative to the root
@@ -124,6 +154,19 @@ type Scanner interface {
 	Wants(path string) bool
 	ScanFile(ctx context.Context, f File) ([]Finding, error)
 	Finish(ctx context.Context) ([]Finding, error)
+}
+
+// BinaryScanner is a Scanner that also wants binary files (a NUL byte in the first 8000 bytes),
+// which Run gives no other scanner.
+type BinaryScanner interface {
+	Scanner
+	WantsBinary(path string) bool
+}
+
+// Warner is a Scanner with something to say besides findings: a stale advisory database, a file
+// it could not parse. Run collects Warnings after Finish.
+type Warner interface {
+	Warnings() []string
 }
 
 // Sort orders findings by severity (most severe first), file, line and rule, so that output is

@@ -37,6 +37,15 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if err := root.ExecuteContext(ctx); err != nil {
+		// A command that promises exit codes (`rampart scan`: 1 for a failing gate, 2 for a
+		// usage or input error) returns an *exitError; any other error exits with 1.
+		var ee *exitError
+		if errors.As(err, &ee) {
+			if ee.err != nil {
+				printError(stderr, ee.err)
+			}
+			return ee.code
+		}
 		printError(stderr, err)
 		return 1
 	}
@@ -80,7 +89,8 @@ func (a *App) rootCommand() *cobra.Command {
 		a.userCommand(), a.tokenCommand(), a.projectCommand(), a.auditCommand(),
 		a.pipelineCommand(), a.logsCommand(), a.artifactCommand(), a.localRunCommand(),
 		a.agentCommand(), a.agentTokenCommand(), a.agentsCommand(),
-		a.secretCommand(), a.vaultCommand(), a.findingsCommand(), a.waiverCommand(),
+		a.secretCommand(), a.vaultCommand(), a.findingsCommand(), a.waiverCommand(), a.dbCommand(),
+		a.scanCommand(),
 		a.versionCommand(),
 	)
 	return root

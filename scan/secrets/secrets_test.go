@@ -13,16 +13,16 @@ func TestDefaultRulesFindPlantedCredentials(t *testing.T) {
 	}{
 		{"aws-access-key-id", "aws_access_key_id = AKIAZ3MHQ7BNW4XKPLRS", "AKIAZ3MHQ7BNW4XKPLRS"},
 		{"aws-secret-access-key", `AWS_SECRET_ACCESS_KEY="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"`, "q8Fh2kLm9Zx7Vb4Nc6Wd1Rt5Ys3Ju0Ip8Oa2Eg7K"},
-		{"github-token", "token: ghp_Zq7R2mX9kLp4Vt8Nw3Yc6Hb1Jd5Fs0Ga2Qe7", "ghp_Zq7R2mX9kLp4Vt8Nw3Yc6Hb1Jd5Fs0Ga2Qe7"},
-		{"gitlab-token", "GITLAB=glpat-Xk29fLq8ZmR3vT7yNw1p", "glpat-Xk29fLq8ZmR3vT7yNw1p"},
-		{"slack-token", "xoxb-2847561930-9182736450-Zk3mQ9rT7vXw2LpN", "xoxb-2847561930-9182736450-Zk3mQ9rT7vXw2LpN"},
+		{"github-pat", "token: ghp_Zq7R2mX9kLp4Vt8Nw3Yc6Hb1Jd5Fs0Ga2Qe7", "ghp_Zq7R2mX9kLp4Vt8Nw3Yc6Hb1Jd5Fs0Ga2Qe7"},
+		{"gitlab-pat", "GITLAB=glpat-Xk29fLq8ZmR3vT7yNw1p", "glpat-Xk29fLq8ZmR3vT7yNw1p"},
+		{"slack-bot-token", "xoxb-2847561930-9182736450-Zk3mQ9rT7vXw2LpN", "xoxb-2847561930-9182736450-Zk3mQ9rT7vXw2LpN"},
 		{"stripe-secret-key", "stripe: sk_live_51Hq8ZkLm2Xn9Vt4Rw7Yp3Jc", "sk_live_51Hq8ZkLm2Xn9Vt4Rw7Yp3Jc"},
-		{"google-api-key", "key=AIzaSyD8kQ2mZx9Lp4Vt7Nw3Rb6Hc1Jf5Gs0QaB", "AIzaSyD8kQ2mZx9Lp4Vt7Nw3Rb6Hc1Jf5Gs0QaB"},
+		{"gcp-api-key", "key=AIzaSyD8kQ2mZx9Lp4Vt7Nw3Rb6Hc1Jf5Gs0QaB", "AIzaSyD8kQ2mZx9Lp4Vt7Nw3Rb6Hc1Jf5Gs0QaB"},
 		{"npm-token", "//registry.npmjs.org/:_authToken=npm_k29ZqL8mX3vR7tN1wY5pJ4cH6bF0gD2sA9eQ", "npm_k29ZqL8mX3vR7tN1wY5pJ4cH6bF0gD2sA9eQ"},
-		{"url-credentials", "DATABASE_URL=postgres://app:Hx82kqLmZ9@db.internal:5432/app", "Hx82kqLmZ9"},
+		{"postgres-uri-password", "DATABASE_URL=postgres://app:Hx82kqLmZ9@db.internal:5432/app", "Hx82kqLmZ9"},
 		{"jwt", "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.k2Xq9LmZ8vR3tN7wY1pJ4c", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.k2Xq9LmZ8vR3tN7wY1pJ4c"},
 		{"rampart-credential", "RAMPART_TOKEN=rmp_VKx6jYA2GHKHbwclufUJCoVLj6mBSjStTShVIQeh2hk", "rmp_VKx6jYA2GHKHbwclufUJCoVLj6mBSjStTShVIQeh2hk"},
-		{"private-key", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----", ""},
+		{"private-key", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\nQyNTUxOQAAACBq7Zk2Lm9Xv4Rt8Nw3Yc6Hb1Jd5Fs0Ga2Qe7Pz9KcXwAAAJgK\n-----END OPENSSH PRIVATE KEY-----", ""},
 	} {
 		t.Run(tc.rule, func(t *testing.T) {
 			fs := d.Find(tc.text)
