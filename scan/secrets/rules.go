@@ -71,6 +71,12 @@ func DefaultRules() []Rule {
 	add("gcp-api-key", "Google API key", H, 3, `\b(AIza[0-9A-Za-z_\-]{35})(?:[^\w-]|$)`, "aiza")
 	add("gcp-service-account", "Google Cloud service-account key", H, 0,
 		`"type"\s*:\s*"service_account"[^{}]*?"private_key"\s*:\s*"(-----BEGIN[^"]{64,})"`, "service_account").Span = 4096
+	// A private key written into one string with escaped line breaks, as in JSON, .env files and
+	// test tables ("-----BEGIN … KEY-----\nMIIE…"). After gcp-service-account, which is the more
+	// specific reading of the same text when both match.
+	add("private-key-escaped", "private key (in a string, with escaped line breaks)", H, 0,
+		`(-----BEGIN[ A-Z0-9_-]{0,40}PRIVATE KEY(?: BLOCK)?-----(?:\\r)?\\n(?:[A-Za-z0-9+/= ]|\\r|\\n){64,}?-----END[ A-Z0-9_-]{0,40}PRIVATE KEY(?: BLOCK)?-----)`,
+		"-----begin")
 	add("gcp-oauth-client-secret", "Google OAuth client secret", H, 3, `\b(GOCSPX-[A-Za-z0-9_\-]{28})(?:[^\w-]|$)`, "gocspx-")
 	add("google-oauth-access-token", "Google OAuth access token", H, 3.5, `\b(ya29\.[A-Za-z0-9_\-]{30,})`, "ya29.")
 	add("google-oauth-refresh-token", "Google OAuth refresh token", H, 3.5, `(?:^|[^\w/])(1//0[A-Za-z0-9_\-]{40,})`, "1//0")

@@ -62,6 +62,8 @@ func fill(tmpl string) string {
 var ruleCases = []struct{ rule, tp, fp string }{
 	{"private-key", "-----BEGIN RSA PRIVATE KEY-----\n{b64:64}\n{b64:64}\n{b64:64}\n{b64:20}==\n-----END RSA PRIVATE KEY-----\n",
 		"-----BEGIN RSA PRIVATE KEY-----\n...\n-----END RSA PRIVATE KEY-----\n-----BEGIN PUBLIC KEY-----\n{b64:64}\n-----END PUBLIC KEY-----"},
+	{"private-key-escaped", `pem := "-----BEGIN RSA PRIVATE KEY-----\n{b64:64}\n{b64:64}\n{b64:20}==\n-----END RSA PRIVATE KEY-----\n"`,
+		`PrivateKey: "-----BEGIN PRIVATE KEY-----\nREDACTED\n-----END PRIVATE KEY-----\n"`},
 	{"putty-private-key", "PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: eddsa-key-20240101\nPublic-Lines: 2\n{b64:64}\n{b64:20}\nPrivate-Lines: 1\n{b64:64}\nPrivate-MAC: {hex:64}\n",
 		"PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\n"},
 	{"age-secret-key", "# created: 2024-01-01\nAGE-SECRET-KEY-1{bech:58}", "AGE-SECRET-KEY-1{bech:20}"},
