@@ -94,6 +94,8 @@ type JobSpec struct {
 	// SARIF files the steps wrote; the findings go to the server's security gate.
 	Scan  []string `json:"scan,omitempty"`
 	SARIF []string `json:"sarif,omitempty"`
+	// Required marks the security gate job the server adds for a project's required scans.
+	Required bool `json:"required,omitempty"`
 }
 
 // StepSpec is one step of a job.

@@ -56,8 +56,11 @@ type Project struct {
 	RepoURL string `json:"repo_url"`
 	// PollSeconds is how often the server polls the repository's branches for new commits, as a
 	// fallback for webhooks; 0 turns polling off.
-	PollSeconds int       `json:"poll_seconds,omitempty"`
-	CreatedAt   time.Time `json:"created_at"`
+	PollSeconds int `json:"poll_seconds,omitempty"`
+	// RequiredScans are the built-in scanners ("secrets", "dependencies", "iac") the server runs
+	// as a security gate job in every run of the project, whatever its .rampart.yml says.
+	RequiredScans []string  `json:"required_scans,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
 }
 
 // Member is a user's role in a project.

@@ -547,16 +547,30 @@ func (a *Agent) executorJob(j *job, logs io.Writer) executor.Job {
 			return nil
 		},
 		Collect: func(ctx context.Context, ws string) error {
-			if len(spec.Artifacts) == 0 {
+			if len(spec.Artifacts) == 0 && len(spec.Scan) == 0 && len(spec.SARIF) == 0 {
 				return nil
 			}
 			if ctx.Err() != nil {
-				// Cancelled or lost: nobody wants the artifacts of this attempt.
-				fmt.Fprintf(logs, "artifacts: not uploaded, the job was stopped\n")
+				// Cancelled or lost: nobody wants the artifacts or findings of this attempt.
+				fmt.Fprintf(logs, "artifacts and scans: skipped, the job was stopped\n")
 				return nil
 			}
-			col.ws = ws
-			return col.collect(ctx, spec.Artifacts)
+			if len(spec.Artifacts) > 0 {
+				col.ws = ws
+				if err := col.collect(ctx, spec.Artifacts); err != nil {
+					return err
+				}
+			}
+			if len(spec.Scan) == 0 && len(spec.SARIF) == 0 {
+				return nil
+			}
+			return scanJob(ctx, ws, spec, j.masker, logs, func(ctx context.Context, rep *rampart.ScanReport) (*rampart.GateVerdict, error) {
+				v, err := j.jc.ReportScan(ctx, rep)
+				if leaseLost(err) {
+					j.lose(err)
+				}
+				return v, err
+			})
 		},
 	}
 }

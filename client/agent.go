@@ -191,6 +191,15 @@ func (j *JobClient) UploadArtifact(ctx context.Context, name string, r io.Reader
 	return resp.Body.Close()
 }
 
+// ReportScan sends the job's scan report and returns the security gate's verdict.
+func (j *JobClient) ReportScan(ctx context.Context, rep *rampart.ScanReport) (*rampart.GateVerdict, error) {
+	var v rampart.GateVerdict
+	if err := j.callJSON(ctx, "findings", rep, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
 // Complete records the job's result and ends its job token: after it, every call of this
 // JobClient is refused.
 func (j *JobClient) Complete(ctx context.Context, r rampart.CompleteRequest) error {

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"io"
 
 	"github.com/rampart-ci/rampart"
 )
@@ -29,4 +30,23 @@ func (c *Client) Waivers(ctx context.Context, project string) ([]*rampart.Waiver
 // RevokeWaiver ends a waiver now.
 func (c *Client) RevokeWaiver(ctx context.Context, project string, id int64) error {
 	return c.do(ctx, "DELETE", fmt.Sprintf("/api/v1/projects/%s/waivers/%d", esc(project), id), nil, nil)
+}
+
+// Gate returns the security gate's verdict on each scan job of a run.
+func (c *Client) Gate(ctx context.Context, project string, run int64) ([]*rampart.ScanResult, error) {
+	var out []*rampart.ScanResult
+	return out, c.do(ctx, "GET", fmt.Sprintf("/api/v1/projects/%s/runs/%d/gate", esc(project), run), nil, &out)
+}
+
+// SBOM writes the CycloneDX JSON SBOM of a run's packages to w.
+func (c *Client) SBOM(ctx context.Context, project string, run int64, w io.Writer) error {
+	resp, err := c.request(ctx, "GET", fmt.Sprintf("/api/v1/projects/%s/runs/%d/sbom", esc(project), run), nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return fmt.Errorf("read the SBOM of run %d: %w", run, err)
+	}
+	return nil
 }

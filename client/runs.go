@@ -110,6 +110,16 @@ func (c *Client) UpdateProject(ctx context.Context, project string, repoURL *str
 	return &out, c.do(ctx, "PUT", "/api/v1/projects/"+esc(project), body, &out)
 }
 
+// SetRequiredScans sets the scans the server adds as a security gate job to every run of a
+// project; an empty list removes the gate job.
+func (c *Client) SetRequiredScans(ctx context.Context, project string, scans []string) (*rampart.Project, error) {
+	if scans == nil {
+		scans = []string{}
+	}
+	var out rampart.Project
+	return &out, c.do(ctx, "PUT", "/api/v1/projects/"+esc(project), map[string]any{"required_scans": scans}, &out)
+}
+
 // WebhookResponse carries a new webhook secret and the paths hosts post to.
 type WebhookResponse struct {
 	Secret string            `json:"secret"`

@@ -3,6 +3,7 @@ package findings_test
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,11 +40,16 @@ func TestWaiversAreForSecurityOnlyAndExpire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.Record(ctx, job, []*rampart.Finding{
+	report := &rampart.ScanReport{Scanners: []string{"secrets", "sarif"}, Findings: []*rampart.Finding{
 		{Fingerprint: "fp1", Scanner: "secrets", RuleID: "github-token", Severity: "high", File: "a.go", Line: 3, Message: "GitHub token"},
-		{Fingerprint: "fp2", Scanner: "dependencies", RuleID: "GO-2024-0001", Severity: "critical", File: "go.mod", Message: "x"},
-	}); err != nil {
+		{Fingerprint: "fp2", Scanner: "sarif", RuleID: "G101", Severity: "critical", File: "go.mod", Message: "x", Tool: "gosec"},
+	}}
+	v, err := svc.Record(ctx, job, report)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if v.Pass || len(v.Failures) != 2 || v.Findings != 2 || v.Counts["critical"] != 1 {
+		t.Fatalf("verdict on a token and a critical SARIF finding: %+v", v)
 	}
 	sec := &rampart.Actor{UserID: 2, Name: "sec", Role: rampart.RoleSecurity}
 	for _, a := range []*rampart.Actor{
@@ -68,6 +74,35 @@ func TestWaiversAreForSecurityOnlyAndExpire(t *testing.T) {
 	fs, err := svc.List(ctx, run)
 	if err != nil || len(fs) != 2 || fs[0].Fingerprint != "fp2" || fs[0].Waived || !fs[1].Waived {
 		t.Fatalf("findings after waiver: %+v %v", fs, err)
+	}
+	// The same report again, now that fp1 is waived: only the critical finding fails the gate,
+	// and the stored findings are replaced, not doubled.
+	v, err = svc.Record(ctx, job, report)
+	if err != nil || v.Pass || len(v.Failures) != 1 || !strings.Contains(v.Failures[0], "fp2") || len(v.Waived) != 1 {
+		t.Fatalf("verdict with fp1 waived: %+v %v", v, err)
+	}
+	if fs, _ := svc.List(ctx, run); len(fs) != 2 {
+		t.Fatalf("a repeated report left %d findings, want 2", len(fs))
+	}
+	// Dependencies without an advisory database on the server fail closed.
+	v, err = svc.Record(ctx, job, &rampart.ScanReport{Scanners: []string{"dependencies"},
+		Packages: []*rampart.ScanPackage{{Name: "lodash", Version: "4.17.15", Ecosystem: "npm", File: "package-lock.json"}}})
+	if err != nil || v.Pass || !strings.Contains(strings.Join(v.Failures, " "), "no advisory database") {
+		t.Fatalf("dependencies without a database: %+v %v", v, err)
+	}
+	// Findings an agent cannot have made are refused, and change nothing.
+	for name, f := range map[string]*rampart.Finding{
+		"no fingerprint":   {Scanner: "secrets", RuleID: "x", Severity: "high", File: "a"},
+		"unknown severity": {Fingerprint: "f", Scanner: "secrets", RuleID: "x", Severity: "urgent", File: "a"},
+		"no file":          {Fingerprint: "f", Scanner: "secrets", RuleID: "x", Severity: "high"},
+	} {
+		if _, err := svc.Record(ctx, job, &rampart.ScanReport{Findings: []*rampart.Finding{f}}); rampart.ErrorCode(err) != rampart.EINVALID {
+			t.Errorf("%s: %v, want invalid", name, err)
+		}
+	}
+	report = &rampart.ScanReport{Scanners: []string{"secrets", "sarif"}, Findings: report.Findings}
+	if _, err := svc.Record(ctx, job, report); err != nil {
+		t.Fatal(err)
 	}
 	now = now.Add(25 * time.Hour)
 	if fs, _ := svc.List(ctx, run); fs[1].Waived {

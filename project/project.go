@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -268,7 +269,12 @@ func (s *Service) Lookup(ctx context.Context, name string) (*rampart.Project, er
 type Update struct {
 	RepoURL     *string `json:"repo_url,omitempty"`
 	PollSeconds *int    `json:"poll_seconds,omitempty"`
+	// RequiredScans replaces the scans every run must pass ([] for none).
+	RequiredScans *[]string `json:"required_scans,omitempty"`
 }
+
+// Scanners are the built-in scanners a project can require.
+var Scanners = []string{"secrets", "dependencies", "iac"}
 
 // Update changes a project's repository or polling interval.
 func (s *Service) Update(ctx context.Context, actor *rampart.Actor, name string, u Update) (*rampart.Project, error) {
@@ -290,6 +296,23 @@ func (s *Service) Update(ctx context.Context, actor *rampart.Actor, name string,
 		}
 		p.PollSeconds = *u.PollSeconds
 		detail = append(detail, fmt.Sprintf("poll_seconds=%d", p.PollSeconds))
+	}
+	if u.RequiredScans != nil {
+		var scans []string
+		for _, sc := range *u.RequiredScans {
+			sc = strings.ToLower(strings.TrimSpace(sc))
+			if sc == "deps" {
+				sc = "dependencies"
+			}
+			if !slices.Contains(Scanners, sc) {
+				return nil, rampart.Errorf(rampart.EINVALID, "unknown scanner %q in required scans", sc).WithDetail("use secrets, dependencies and iac")
+			}
+			if !slices.Contains(scans, sc) {
+				scans = append(scans, sc)
+			}
+		}
+		p.RequiredScans = scans
+		detail = append(detail, "required_scans="+strings.Join(scans, ","))
 	}
 	ev := audit.Event(actor, "project.update", "project:"+name, rampart.ResultSuccess)
 	ev.Detail = strings.Join(detail, " ")

@@ -235,8 +235,74 @@ func (s *Scheduler) createJobs(ctx context.Context, tx rampart.Tx, p *rampart.Pr
 			return err
 		}
 	}
+	if len(p.RequiredScans) > 0 {
+		if err := s.createGateJob(ctx, tx, p, run, plan); err != nil {
+			return err
+		}
+	}
 	// A plan in which everything is skipped is already finished.
 	return s.advance(ctx, tx, run.ID)
+}
+
+// GateJob is the name of the job the server adds to every run of a project with required scans.
+const GateJob = "security-gate"
+
+// createGateJob adds the project's required scans as a job of their own, which the repository
+// cannot remove or weaken: it is not in the pipeline file, and the server judges its findings.
+func (s *Scheduler) createGateJob(ctx context.Context, tx rampart.Tx, p *rampart.Project, run *rampart.Run, plan *pipeline.Plan) error {
+	name := GateJob
+	for taken := true; taken; {
+		taken = false
+		for _, pj := range plan.Jobs {
+			if pj.Name == name {
+				// The pipeline has a job of that name; the required one must still run.
+				name, taken = name+"-required", true
+				break
+			}
+		}
+	}
+	spec := rampart.JobSpec{
+		Project: p.Name, RunID: run.ID, RunNumber: run.Number, Job: name,
+		RepoURL: p.RepoURL, Commit: run.Commit, Ref: run.Ref, Event: run.Event,
+		Timeout: 30 * 60, Scan: p.RequiredScans, Required: true,
+	}
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return fmt.Errorf("encode job %s: %w", name, err)
+	}
+	j := &rampart.Job{RunID: run.ID, ProjectID: p.ID, Name: name, Spec: string(b), Status: rampart.StatusQueued, Attempt: 1, CreatedAt: s.now()}
+	return tx.CreateJob(ctx, j)
+}
+
+// gateRefusal says why a job that ran scans cannot succeed: its agent reported no scan results,
+// or the gate failed them. It is "" when the gate passed or the job runs no scans.
+func gateRefusal(ctx context.Context, tx rampart.Tx, j *rampart.Job) (string, error) {
+	var spec rampart.JobSpec
+	if err := json.Unmarshal([]byte(j.Spec), &spec); err != nil {
+		return "", fmt.Errorf("decode spec of job %d: %w", j.ID, err)
+	}
+	if len(spec.Scan) == 0 && len(spec.SARIF) == 0 {
+		return "", nil
+	}
+	results, err := tx.ScanResults(ctx, j.RunID)
+	if err != nil {
+		return "", err
+	}
+	for _, r := range results {
+		if r.JobID != j.ID {
+			continue
+		}
+		if r.Verdict.Pass {
+			return "", nil
+		}
+		first := ""
+		if len(r.Verdict.Failures) > 0 {
+			first = ": " + r.Verdict.Failures[0]
+		}
+		return fmt.Sprintf("security gate failed with %d of %d findings%s; see `rampart findings %s %d`",
+			len(r.Verdict.Failures), r.Verdict.Findings, first, spec.Project, spec.RunNumber), nil
+	}
+	return "the job's scans reported no results to the security gate, so it cannot pass", nil
 }
 
 // advance moves a run's graph forward inside tx: pending jobs whose needs all succeeded become
@@ -615,7 +681,19 @@ func (s *Scheduler) Complete(ctx context.Context, jobID, fence int64, req rampar
 		} else if m != nil {
 			reason = m.String(reason)
 		}
-		j.Status, j.ExitCode, j.Reason, j.FinishedAt = req.Status, req.ExitCode, truncate(reason, 2000), &now
+		status := req.Status
+		if status == rampart.StatusSucceeded {
+			// The gate is the server's decision, not the agent's: a job whose scans did
+			// not pass fails whatever its steps did.
+			refusal, err := gateRefusal(ctx, tx, j)
+			if err != nil {
+				return err
+			}
+			if refusal != "" {
+				status, reason = rampart.StatusFailed, refusal
+			}
+		}
+		j.Status, j.ExitCode, j.Reason, j.FinishedAt = status, req.ExitCode, truncate(reason, 2000), &now
 		j.TokenHash, j.LeaseExpiresAt = "", nil
 		if err := tx.UpdateJob(ctx, j); err != nil {
 			return err

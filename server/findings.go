@@ -5,29 +5,67 @@ import (
 	"time"
 
 	"github.com/rampart-ci/rampart"
+	"github.com/rampart-ci/rampart/scan/deps"
 )
 
-// FindingsUpload is the body of POST /api/v1/jobs/{id}/findings.
-type FindingsUpload struct {
-	Findings []*rampart.Finding `json:"findings"`
-}
-
-// maxFindings bounds one upload; a scan with more is broken or hostile.
-const maxFindings = 10000
-
+// handleJobFindings takes a job's scan report and answers the gate's verdict, which the agent
+// prints in the job log; the scheduler enforces it when the job completes.
 func (s *Server) handleJobFindings(w http.ResponseWriter, r *http.Request) error {
-	var req FindingsUpload
+	var req rampart.ScanReport
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	if len(req.Findings) > maxFindings {
-		return rampart.Errorf(rampart.ETOOLARGE, "%d findings in one upload", len(req.Findings)).WithDetail("send at most %d", maxFindings)
-	}
-	if err := s.cfg.Findings.Record(r.Context(), jobOf(r), req.Findings); err != nil {
+	v, err := s.cfg.Findings.Record(r.Context(), jobOf(r), &req)
+	if err != nil {
 		return err
 	}
-	w.WriteHeader(http.StatusNoContent)
+	writeJSON(w, http.StatusOK, v)
 	return nil
+}
+
+// handleRunGate lists the gate verdicts of a run's scan jobs.
+func (s *Server) handleRunGate(w http.ResponseWriter, r *http.Request) error {
+	_, run, _, err := s.runOf(r)
+	if err != nil {
+		return err
+	}
+	rs, err := s.cfg.Findings.ScanResults(r.Context(), run)
+	if err != nil {
+		return err
+	}
+	for _, res := range rs {
+		res.PackageCount, res.Packages = len(res.Packages), nil // the SBOM endpoint has them
+	}
+	if rs == nil {
+		rs = []*rampart.ScanResult{}
+	}
+	writeJSON(w, http.StatusOK, rs)
+	return nil
+}
+
+// handleRunSBOM answers the CycloneDX SBOM of every package the run's scans found.
+func (s *Server) handleRunSBOM(w http.ResponseWriter, r *http.Request) error {
+	p, run, _, err := s.runOf(r)
+	if err != nil {
+		return err
+	}
+	rs, err := s.cfg.Findings.ScanResults(r.Context(), run)
+	if err != nil {
+		return err
+	}
+	var pkgs []deps.Package
+	for _, res := range rs {
+		for _, sp := range res.Packages {
+			pkgs = append(pkgs, deps.Package{Name: sp.Name, Version: sp.Version, Ecosystem: sp.Ecosystem, File: sp.File, Line: sp.Line, PURL: sp.PURL, Constraint: sp.Constraint})
+		}
+	}
+	if len(rs) == 0 {
+		return rampart.Errorf(rampart.ENOTFOUND, "run #%d of %s has no scan results", run.Number, p.Name).
+			WithDetail("add `scan: [dependencies]` to a job, or set the project's required scans")
+	}
+	bom := deps.CycloneDX(pkgs, deps.SBOM{Name: p.Name, Version: run.Commit, Time: run.CreatedAt})
+	w.Header().Set("Content-Type", "application/vnd.cyclonedx+json")
+	return deps.WriteCycloneDX(w, bom)
 }
 
 func (s *Server) handleFindingList(w http.ResponseWriter, r *http.Request) error {

@@ -182,6 +182,8 @@ func (s *Server) routeTable() []*Route {
 		{Method: "POST", Pattern: "/api/v1/vault/rotate", Perm: rbac.VaultRotate, Handler: s.handleVaultRotate},
 
 		{Method: "GET", Pattern: "/api/v1/projects/{project}/runs/{number}/findings", Perm: rbac.RunRead, Handler: s.handleFindingList},
+		{Method: "GET", Pattern: "/api/v1/projects/{project}/runs/{number}/gate", Perm: rbac.RunRead, Handler: s.handleRunGate},
+		{Method: "GET", Pattern: "/api/v1/projects/{project}/runs/{number}/sbom", Perm: rbac.RunRead, Handler: s.handleRunSBOM},
 		{Method: "GET", Pattern: "/api/v1/projects/{project}/waivers", Perm: rbac.RunRead, Handler: s.handleWaiverList},
 		{Method: "POST", Pattern: "/api/v1/projects/{project}/waivers", Perm: rbac.FindingWaive, Handler: s.handleWaiverCreate},
 		{Method: "DELETE", Pattern: "/api/v1/projects/{project}/waivers/{id}", Perm: rbac.FindingWaive, Handler: s.handleWaiverRevoke},

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/rampart-ci/rampart"
@@ -37,6 +39,14 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		case err != nil:
 			return fmt.Errorf("insert finding %s of job %d: %w", f.RuleID, f.JobID, err)
 		}
+	}
+	return nil
+}
+
+// DeleteFindingsOfJob implements rampart.FindingTx.
+func (t *tx) DeleteFindingsOfJob(ctx context.Context, jobID int64) error {
+	if _, err := t.exec(ctx, "DELETE FROM findings WHERE job_id = ?", jobID); err != nil {
+		return fmt.Errorf("delete findings of job %d: %w", jobID, err)
 	}
 	return nil
 }
@@ -113,4 +123,63 @@ FROM waivers WHERE project_id = ? ORDER BY id DESC`, projectID)
 // RevokeWaiver implements rampart.FindingTx.
 func (t *tx) RevokeWaiver(ctx context.Context, id int64, at time.Time) error {
 	return t.execOne(ctx, notFound("waiver %d", id), "UPDATE waivers SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", micros(at), id)
+}
+
+// PutScanResult implements rampart.FindingTx.
+func (t *tx) PutScanResult(ctx context.Context, r *rampart.ScanResult) error {
+	verdict, err := json.Marshal(r.Verdict)
+	if err != nil {
+		return fmt.Errorf("encode verdict of job %d: %w", r.JobID, err)
+	}
+	pkgs, err := json.Marshal(r.Packages)
+	if err != nil {
+		return fmt.Errorf("encode packages of job %d: %w", r.JobID, err)
+	}
+	err = t.queryRow(ctx, `INSERT INTO scan_results (run_id, job_id, project_id, scanners, pass, verdict, packages, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (job_id) DO UPDATE SET scanners = excluded.scanners, pass = excluded.pass, verdict = excluded.verdict,
+packages = excluded.packages, created_at = excluded.created_at
+RETURNING id`,
+		r.RunID, r.JobID, r.ProjectID, strings.Join(r.Scanners, ","), boolInt(r.Verdict.Pass), string(verdict), string(pkgs),
+		micros(r.CreatedAt)).Scan(&r.ID)
+	switch {
+	case isForeignKey(err):
+		return notFound("run %d, job %d or project %d", r.RunID, r.JobID, r.ProjectID)
+	case err != nil:
+		return fmt.Errorf("store scan result of job %d: %w", r.JobID, err)
+	}
+	return nil
+}
+
+// ScanResults implements rampart.FindingTx.
+func (t *tx) ScanResults(ctx context.Context, runID int64) ([]*rampart.ScanResult, error) {
+	rows, err := t.query(ctx, `SELECT s.id, s.run_id, s.job_id, s.project_id, j.name, s.scanners, s.verdict, s.packages, s.created_at
+FROM scan_results s JOIN jobs j ON j.id = s.job_id WHERE s.run_id = ? ORDER BY s.job_id`, runID)
+	if err != nil {
+		return nil, fmt.Errorf("list scan results of run %d: %w", runID, err)
+	}
+	defer rows.Close()
+	var out []*rampart.ScanResult
+	for rows.Next() {
+		var (
+			r                       rampart.ScanResult
+			scanners, verdict, pkgs string
+			created                 int64
+		)
+		if err := rows.Scan(&r.ID, &r.RunID, &r.JobID, &r.ProjectID, &r.Job, &scanners, &verdict, &pkgs, &created); err != nil {
+			return nil, fmt.Errorf("list scan results of run %d: %w", runID, err)
+		}
+		r.Scanners, r.CreatedAt = splitList(scanners), fromMicros(created)
+		if err := json.Unmarshal([]byte(verdict), &r.Verdict); err != nil {
+			return nil, fmt.Errorf("decode verdict of job %d: %w", r.JobID, err)
+		}
+		if err := json.Unmarshal([]byte(pkgs), &r.Packages); err != nil {
+			return nil, fmt.Errorf("decode packages of job %d: %w", r.JobID, err)
+		}
+		out = append(out, &r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list scan results of run %d: %w", runID, err)
+	}
+	return out, nil
 }

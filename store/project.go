@@ -5,28 +5,31 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/rampart-ci/rampart"
 )
 
-const projectColumns = "p.id, p.name, p.repo_url, p.poll_seconds, p.created_at"
+const projectColumns = "p.id, p.name, p.repo_url, p.poll_seconds, p.required_scans, p.created_at"
 
 func scanProject(s scanner) (*rampart.Project, error) {
 	var (
 		p         rampart.Project
 		createdAt int64
+		required  string
 	)
-	if err := s.Scan(&p.ID, &p.Name, &p.RepoURL, &p.PollSeconds, &createdAt); err != nil {
+	if err := s.Scan(&p.ID, &p.Name, &p.RepoURL, &p.PollSeconds, &required, &createdAt); err != nil {
 		return nil, err
 	}
+	p.RequiredScans = splitList(required)
 	p.CreatedAt = fromMicros(createdAt)
 	return &p, nil
 }
 
 // CreateProject implements rampart.ProjectTx. A new project has no webhook secret.
 func (t *tx) CreateProject(ctx context.Context, p *rampart.Project) error {
-	err := t.queryRow(ctx, "INSERT INTO projects (name, repo_url, poll_seconds, created_at) VALUES (?, ?, ?, ?) RETURNING id",
-		p.Name, p.RepoURL, p.PollSeconds, micros(p.CreatedAt)).Scan(&p.ID)
+	err := t.queryRow(ctx, "INSERT INTO projects (name, repo_url, poll_seconds, required_scans, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+		p.Name, p.RepoURL, p.PollSeconds, strings.Join(p.RequiredScans, ","), micros(p.CreatedAt)).Scan(&p.ID)
 	switch {
 	case isUnique(err):
 		return rampart.Errorf(rampart.ECONFLICT, "project %q already exists", p.Name)
@@ -138,7 +141,8 @@ func (t *tx) MemberRole(ctx context.Context, projectID, userID int64) (string, e
 // UpdateProject implements rampart.ProjectTx. The name and creation time stay as they are.
 func (t *tx) UpdateProject(ctx context.Context, p *rampart.Project) error {
 	err := t.execOne(ctx, notFound("project %d", p.ID),
-		"UPDATE projects SET repo_url = ?, poll_seconds = ? WHERE id = ?", p.RepoURL, p.PollSeconds, p.ID)
+		"UPDATE projects SET repo_url = ?, poll_seconds = ?, required_scans = ? WHERE id = ?",
+		p.RepoURL, p.PollSeconds, strings.Join(p.RequiredScans, ","), p.ID)
 	return wrapUpdate(err, "update project %d", p.ID)
 }
 
@@ -162,4 +166,12 @@ func (t *tx) SetWebhookSecret(ctx context.Context, projectID int64, secret strin
 	err := t.execOne(ctx, notFound("project %d", projectID),
 		"UPDATE projects SET webhook_secret = ? WHERE id = ?", secret, projectID)
 	return wrapUpdate(err, "set webhook secret of project %d", projectID)
+}
+
+// splitList reads a comma-separated column; "" is an empty list.
+func splitList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
 }

@@ -476,11 +476,11 @@ func (a *App) projectCommand() *cobra.Command {
 			return nil
 		},
 	}
-	var repo2 string
+	var repo2, required string
 	var poll time.Duration
 	set := &cobra.Command{
-		Use:   "set PROJECT [--repo URL] [--poll 1m]",
-		Short: "Change a project's repository or polling interval (0 turns polling off)",
+		Use:   "set PROJECT [--repo URL] [--poll 1m] [--required-scans secrets,dependencies,iac]",
+		Short: "Change a project's repository, polling interval (0 turns polling off) or required scans",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.client()
@@ -496,14 +496,32 @@ func (a *App) projectCommand() *cobra.Command {
 				n := int(poll / time.Second)
 				p = &n
 			}
-			pr, err := c.UpdateProject(cmd.Context(), args[0], r, p)
-			if err != nil {
-				return err
+			var pr *rampart.Project
+			if r != nil || p != nil || !cmd.Flags().Changed("required-scans") {
+				if pr, err = c.UpdateProject(cmd.Context(), args[0], r, p); err != nil {
+					return err
+				}
 			}
-			fmt.Fprintf(a.stdout, "Project %s: repository %s, polling every %ds.\n", pr.Name, pr.RepoURL, pr.PollSeconds)
+			if cmd.Flags().Changed("required-scans") {
+				scans := []string{}
+				for _, s := range strings.Split(required, ",") {
+					if s = strings.TrimSpace(s); s != "" && s != "none" {
+						scans = append(scans, s)
+					}
+				}
+				if pr, err = c.SetRequiredScans(cmd.Context(), args[0], scans); err != nil {
+					return err
+				}
+			}
+			gate := "no required scans"
+			if len(pr.RequiredScans) > 0 {
+				gate = "required scans " + strings.Join(pr.RequiredScans, ", ")
+			}
+			fmt.Fprintf(a.stdout, "Project %s: repository %s, polling every %ds, %s.\n", pr.Name, pr.RepoURL, pr.PollSeconds, gate)
 			return nil
 		},
 	}
+	set.Flags().StringVar(&required, "required-scans", "", "scans the server runs as a security gate in every run, whatever .rampart.yml says: secrets, dependencies, iac (\"none\" removes the gate)")
 	set.Flags().StringVar(&repo2, "repo", "", "git repository")
 	set.Flags().DurationVar(&poll, "poll", 0, "poll the branches this often, e.g. 1m (fallback for webhooks); 0 turns it off")
 	cmd.AddCommand(create, list, show, member, webhook, set)

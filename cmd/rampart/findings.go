@@ -2,17 +2,26 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/rampart-ci/rampart"
 
 	"github.com/spf13/cobra"
 )
 
 func (a *App) findingsCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "findings PROJECT RUN",
-		Short: "List the security findings of a run, most severe first, with waived ones marked",
-		Args:  cobra.ExactArgs(2),
+	var sbomFile string
+	cmd := &cobra.Command{
+		Use:   "findings PROJECT RUN [--sbom FILE]",
+		Short: "List the security findings of a run, most severe first, with waived ones marked, and the gate's verdict",
+		Long: `List the security findings of a run, most severe first, with waived ones marked, and the
+security gate's verdict on each scan job. --sbom FILE also writes the run's CycloneDX SBOM.
+
+Exit status: 0 when every scan job passed the gate (or the run has none), 1 when one failed.`,
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			n, err := parseNumber(args[1], "run number")
 			if err != nil {
@@ -26,26 +35,66 @@ func (a *App) findingsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			gate, err := c.Gate(cmd.Context(), args[0], n)
+			if err != nil {
+				return err
+			}
+			if sbomFile != "" {
+				f, err := os.Create(sbomFile)
+				if err != nil {
+					return rampart.Errorf(rampart.EINVALID, "cannot write the SBOM: %v", err)
+				}
+				err = c.SBOM(cmd.Context(), args[0], n, f)
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+				if err != nil {
+					return err
+				}
+			}
 			if len(fs) == 0 {
 				fmt.Fprintf(a.stdout, "Run #%d has no findings.\n", n)
-				return nil
-			}
-			tw := a.table()
-			fmt.Fprintln(tw, "SEVERITY\tRULE\tLOCATION\tMESSAGE\tFIX\tFINGERPRINT")
-			for _, f := range fs {
-				sev := f.Severity
-				if f.Waived {
-					sev += " (waived)"
+			} else {
+				tw := a.table()
+				fmt.Fprintln(tw, "SEVERITY\tRULE\tLOCATION\tMESSAGE\tFIX\tFINGERPRINT")
+				for _, f := range fs {
+					sev := f.Severity
+					if f.Waived {
+						sev += " (waived)"
+					}
+					loc := f.File
+					if f.Line > 0 {
+						loc += ":" + strconv.Itoa(f.Line)
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", sev, f.RuleID, loc, f.Message, f.Fix, f.Fingerprint)
 				}
-				loc := f.File
-				if f.Line > 0 {
-					loc += ":" + strconv.Itoa(f.Line)
+				if err := tw.Flush(); err != nil {
+					return err
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", sev, f.RuleID, loc, f.Message, f.Fix, f.Fingerprint)
 			}
-			return tw.Flush()
+			failed := false
+			for _, g := range gate {
+				verdict := "passed"
+				if !g.Verdict.Pass {
+					verdict, failed = "FAILED", true
+				}
+				fmt.Fprintf(a.stdout, "\nGate of job %s (%s): %s — %d findings, %d waived, %d packages\n",
+					g.Job, strings.Join(g.Scanners, ", "), verdict, g.Verdict.Findings, len(g.Verdict.Waived), g.PackageCount)
+				for _, f := range g.Verdict.Failures {
+					fmt.Fprintf(a.stdout, "  - %s\n", f)
+				}
+				for _, w := range g.Verdict.Warnings {
+					fmt.Fprintf(a.stdout, "  note: %s\n", w)
+				}
+			}
+			if failed {
+				return &exitError{code: exitGateFailed}
+			}
+			return nil
 		},
 	}
+	cmd.Flags().StringVar(&sbomFile, "sbom", "", "write the run's CycloneDX SBOM to FILE")
+	return cmd
 }
 
 func (a *App) waiverCommand() *cobra.Command {

@@ -22,6 +22,7 @@ import (
 	"github.com/rampart-ci/rampart/findings"
 	"github.com/rampart-ci/rampart/forge/git"
 	"github.com/rampart-ci/rampart/project"
+	"github.com/rampart-ci/rampart/scan/deps"
 	"github.com/rampart-ci/rampart/scheduler"
 	"github.com/rampart-ci/rampart/secrets"
 	"github.com/rampart-ci/rampart/server"
@@ -38,6 +39,12 @@ type serveOptions struct {
 	dev         bool // `up`: human-readable logs, a local agent
 	leaseTTL    time.Duration
 	masterKey   string // --master-key-file
+	advisoryDB  string // --advisory-db
+}
+
+// addAdvisoryFlag adds the flag of the OSV database that pipeline scans are checked against.
+func addAdvisoryFlag(cmd *cobra.Command, o *serveOptions) {
+	cmd.Flags().StringVar(&o.advisoryDB, "advisory-db", "", "OSV advisory database that dependency scans in pipelines are checked against (default: where `rampart db update` writes it for this user)")
 }
 
 func (a *App) upCommand() *cobra.Command {
@@ -53,6 +60,7 @@ On first start it creates the user admin and prints its password and an admin AP
 	cmd.Flags().StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on")
 	cmd.Flags().StringVar(&o.dataDir, "data-dir", "rampart-data", "directory for the database and other state")
 	cmd.Flags().StringVar(&o.masterKey, "master-key-file", "", "the vault's key-encryption key file (default: master.key in --data-dir, made on first start)")
+	addAdvisoryFlag(cmd, o)
 	return cmd
 }
 
@@ -73,6 +81,7 @@ share one database; without it, SQLite under --data-dir. --tls-cert and --tls-ke
 	cmd.Flags().StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	cmd.Flags().StringVar(&o.masterKey, "master-key-file", "", "the vault's key-encryption key file (0600); or set RAMPART_MASTER_KEY. Make one with `rampart vault keygen FILE`")
 	cmd.Flags().DurationVar(&o.leaseTTL, "lease-ttl", 30*time.Second, "how long a job lease lives without a heartbeat; a lost agent's jobs are recovered after it")
+	addAdvisoryFlag(cmd, o)
 	return cmd
 }
 
@@ -125,11 +134,18 @@ func (a *App) serve(ctx context.Context, o *serveOptions) error {
 		fmt.Fprintf(a.stdout, "admin token: %s\n", token)
 	}
 
+	advisories := o.advisoryDB
+	if advisories == "" {
+		if advisories, err = deps.DefaultDir(); err != nil {
+			return err
+		}
+	}
+
 	repo := git.Repo{Cache: &git.Cache{Dir: filepath.Join(o.dataDir, "git-cache")}}
 	sched := scheduler.New(scheduler.Config{Store: db, Repo: repo, Secrets: vault, Logger: logger, LeaseTTL: o.leaseTTL})
 	srv := server.New(server.Config{
 		Store: db, Auth: authSvc, Projects: project.New(db, nil), Scheduler: sched, Repo: repo,
-		Vault: vault, MasterKeyFile: keyFile, Findings: findings.New(db, nil),
+		Vault: vault, MasterKeyFile: keyFile, Findings: findings.New(db, nil, findings.WithAdvisoryDB(advisories)),
 		Logger: logger, Version: version, SecureCookies: o.tlsCert != "",
 	})
 	ln, err := net.Listen("tcp", o.addr)

@@ -314,6 +314,16 @@ func (s *Scanner) warn(format string, args ...any) {
 // DB returns the database the scanner matches against, nil if none.
 func (s *Scanner) DB() *DB { return s.db }
 
+// AddPackages adds packages found elsewhere (by an agent's extraction) to those Finish matches,
+// so that a server can check them against its own database without the files.
+func (s *Scanner) AddPackages(ps []Package) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range ps {
+		s.pkgs[p.key()] = p
+	}
+}
+
 // Finish matches every package found against the database. It fails with ErrNoDatabase when
 // the scanner has none.
 func (s *Scanner) Finish(ctx context.Context) ([]scan.Finding, error) {

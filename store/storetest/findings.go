@@ -74,3 +74,47 @@ func testWaivers(t *testing.T, s rampart.Store) {
 		t.Fatalf("revoking twice: %v", err)
 	}
 }
+
+func testScanResults(t *testing.T, s rampart.Store) {
+	r := createRun(t, s, "web")
+	a, b := newJob(r, "build", rampart.StatusRunning, 0), newJob(r, "security-gate", rampart.StatusRunning, 0)
+	createJobs(t, s, a, b)
+	res := &rampart.ScanResult{RunID: r.ID, JobID: b.ID, ProjectID: r.ProjectID, Scanners: []string{"secrets", "dependencies"},
+		Verdict:   rampart.GateVerdict{Pass: false, Failures: []string{"x"}, Findings: 3, Counts: map[string]int{"high": 3}},
+		Packages:  []*rampart.ScanPackage{{Name: "golang.org/x/net", Version: "0.1.0", Ecosystem: "Go", File: "go.mod", Line: 5}},
+		CreatedAt: at(time.Minute)}
+	update(t, s, func(ctx context.Context, tx rampart.Tx) error { return tx.PutScanResult(ctx, res) })
+	if res.ID == 0 {
+		t.Fatal("PutScanResult left ID 0")
+	}
+	// A second report of the same job replaces the first (an agent retrying its upload).
+	again := *res
+	again.Verdict = rampart.GateVerdict{Pass: true, Failures: []string{}, Findings: 0}
+	again.CreatedAt = at(2 * time.Minute)
+	other := &rampart.ScanResult{RunID: r.ID, JobID: a.ID, ProjectID: r.ProjectID, Scanners: []string{"iac"},
+		Verdict: rampart.GateVerdict{Pass: true, Failures: []string{}}, CreatedAt: at(time.Minute)}
+	update(t, s, func(ctx context.Context, tx rampart.Tx) error {
+		if err := tx.PutScanResult(ctx, &again); err != nil {
+			return err
+		}
+		return tx.PutScanResult(ctx, other)
+	})
+	var got []*rampart.ScanResult
+	view(t, s, func(ctx context.Context, tx rampart.Tx) (err error) {
+		got, err = tx.ScanResults(ctx, r.ID)
+		return err
+	})
+	if len(got) != 2 {
+		t.Fatalf("ScanResults returned %d results, want 2", len(got))
+	}
+	other.Job, again.Job = "build", "security-gate"
+	again.ID = got[1].ID
+	wantEqual(t, "ScanResults[0]", got[0], other)
+	wantEqual(t, "ScanResults[1] after replacement", got[1], &again)
+	err := s.Update(context.Background(), func(tx rampart.Tx) error {
+		return tx.PutScanResult(context.Background(), &rampart.ScanResult{RunID: r.ID, JobID: 99999, ProjectID: r.ProjectID})
+	})
+	if rampart.ErrorCode(err) != rampart.ENOTFOUND {
+		t.Fatalf("scan result of an unknown job: %v", err)
+	}
+}

@@ -76,7 +76,7 @@ func jobIDs(js []*rampart.Job) []int64 {
 }
 
 func testProjectSettings(t *testing.T, s rampart.Store) {
-	web := &rampart.Project{Name: "web", RepoURL: "https://git.example/web.git", PollSeconds: 300, CreatedAt: at(0)}
+	web := &rampart.Project{Name: "web", RepoURL: "https://git.example/web.git", PollSeconds: 300, RequiredScans: []string{"secrets", "iac"}, CreatedAt: at(0)}
 	api := &rampart.Project{Name: "api", RepoURL: "https://git.example/api.git", CreatedAt: at(time.Second)}
 	update(t, s, func(ctx context.Context, tx rampart.Tx) error {
 		if err := tx.CreateProject(ctx, web); err != nil {
@@ -103,7 +103,7 @@ func testProjectSettings(t *testing.T, s rampart.Store) {
 	// UpdateProject writes the repository and polling interval only.
 	changed := *web
 	changed.Name, changed.CreatedAt = "renamed", at(time.Hour)
-	changed.RepoURL, changed.PollSeconds = "https://git.example/web2.git", 0
+	changed.RepoURL, changed.PollSeconds, changed.RequiredScans = "https://git.example/web2.git", 0, []string{"dependencies"}
 	update(t, s, func(ctx context.Context, tx rampart.Tx) error {
 		if err := tx.UpdateProject(ctx, &changed); err != nil {
 			return err
@@ -113,7 +113,7 @@ func testProjectSettings(t *testing.T, s rampart.Store) {
 		}
 		return tx.SetWebhookSecret(ctx, web.ID, "whsec-web")
 	})
-	web.RepoURL, web.PollSeconds = changed.RepoURL, 0
+	web.RepoURL, web.PollSeconds, web.RequiredScans = changed.RepoURL, 0, changed.RequiredScans
 	api.PollSeconds = 60
 	view(t, s, func(ctx context.Context, tx rampart.Tx) error {
 		list, err := tx.ListProjects(ctx)

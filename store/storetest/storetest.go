@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) rampart.Store) {
 		{"VaultKeys", testVaultKeys},
 		{"Findings", testFindings},
 		{"Waivers", testWaivers},
+		{"ScanResults", testScanResults},
 		{"Audit", testAudit},
 		{"AuditRejectsFork", testAuditRejectsFork},
 		{"Times", testTimes},
