@@ -12,6 +12,8 @@ import "time"
 //	POST /api/v1/jobs/{id}/heartbeat        → HeartbeatResponse
 //	POST /api/v1/jobs/{id}/logs?seq=N        raw bytes (≤ MaxLogChunk), idempotent by seq
 //	POST /api/v1/jobs/{id}/artifacts?name=P  raw bytes, header X-Content-SHA256: <hex>
+//	GET  /api/v1/jobs/{id}/inputs/{artifact} raw bytes of an input of a deploy job (Lease.Inputs),
+//	                                         header X-Content-SHA256: <hex>
 //	POST /api/v1/jobs/{id}/complete         CompleteRequest
 //
 // The job calls authenticate with `Authorization: Bearer <job token>` from the lease and carry
@@ -68,6 +70,10 @@ type Lease struct {
 	// request from a fork), so that the job log can say so.
 	Withheld []string `json:"withheld,omitempty"`
 	Why      string   `json:"why,omitempty"`
+	// Inputs are, for a deploy job, the artifacts its deployment consumes. The agent fetches
+	// each from /api/v1/jobs/{id}/inputs/{artifact id}, which serves it only while its
+	// provenance checks out, into the workspace at its name.
+	Inputs []ArtifactRef `json:"inputs,omitempty"`
 }
 
 // JobSpec is everything an agent needs to run a job.

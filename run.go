@@ -38,23 +38,30 @@ const (
 
 // Run is one execution of a project's pipeline at one commit.
 type Run struct {
-	ID          int64      `json:"id"`
-	ProjectID   int64      `json:"project_id"`
-	Project     string     `json:"project"`
-	Number      int64      `json:"number"` // per project, from 1
-	Event       string     `json:"event"`
-	Ref         string     `json:"ref"` // e.g. refs/heads/main
-	Branch      string     `json:"branch,omitempty"`
-	Tag         string     `json:"tag,omitempty"`
-	Commit      string     `json:"commit"`
-	PullRequest int        `json:"pull_request,omitempty"` // number; 0 when not a pull request
-	FromFork    bool       `json:"from_fork,omitempty"`
-	TriggeredBy string     `json:"triggered_by"` // user name, "webhook:github", "poll", "schedule"
-	Status      string     `json:"status"`
-	Reason      string     `json:"reason,omitempty"` // why it failed or was cancelled
-	CreatedAt   time.Time  `json:"created_at"`
-	StartedAt   *time.Time `json:"started_at,omitempty"`
-	FinishedAt  *time.Time `json:"finished_at,omitempty"`
+	ID          int64  `json:"id"`
+	ProjectID   int64  `json:"project_id"`
+	Project     string `json:"project"`
+	Number      int64  `json:"number"` // per project, from 1
+	Event       string `json:"event"`
+	Ref         string `json:"ref"` // e.g. refs/heads/main
+	Branch      string `json:"branch,omitempty"`
+	Tag         string `json:"tag,omitempty"`
+	Commit      string `json:"commit"`
+	PullRequest int    `json:"pull_request,omitempty"` // number; 0 when not a pull request
+	FromFork    bool   `json:"from_fork,omitempty"`
+	TriggeredBy string `json:"triggered_by"` // user name, "webhook:github", "poll", "schedule"
+	// SecurityFix puts the run in the security fast lane: its jobs jump the queue, and its
+	// deployments skip wait timers and windows and accept one security approval. Incident is
+	// the incident it fixes.
+	SecurityFix bool   `json:"security_fix,omitempty"`
+	Incident    string `json:"incident,omitempty"`
+	// RollbackOf is the deployment a rollback run redeploys.
+	RollbackOf int64      `json:"rollback_of,omitempty"`
+	Status     string     `json:"status"`
+	Reason     string     `json:"reason,omitempty"` // why it failed or was cancelled
+	CreatedAt  time.Time  `json:"created_at"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
 }
 
 // RunFilter selects runs, newest first; zero fields select everything.
@@ -208,6 +215,12 @@ type ArtifactTx interface {
 	ArtifactByID(ctx context.Context, id int64) (*Artifact, error)
 	// ListArtifacts returns a run's artifacts ordered by job, then name.
 	ListArtifacts(ctx context.Context, runID int64) ([]*Artifact, error)
+	// SetArtifactProvenance stores the signed provenance (a DSSE envelope, JSON) of an artifact,
+	// replacing any it had; an empty envelope removes it. ENOTFOUND when there is no such artifact.
+	SetArtifactProvenance(ctx context.Context, id int64, envelope []byte) error
+	// ArtifactProvenance returns an artifact's provenance envelope, empty when it has none.
+	// ENOTFOUND when there is no such artifact.
+	ArtifactProvenance(ctx context.Context, id int64) ([]byte, error)
 }
 
 // CursorTx keeps small named positions for background work: the last commit seen on a polled

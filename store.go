@@ -40,6 +40,8 @@ type Tx interface {
 	CursorTx
 	SecretTx
 	FindingTx
+	DeployTx
+	ReviewTx
 }
 
 // UserTx stores accounts.

@@ -544,7 +544,7 @@ func (a *Agent) executorJob(j *job, logs io.Writer) executor.Job {
 				// Not the URL: it may carry credentials; git's own errors show it redacted.
 				return fmt.Errorf("checking out commit %s: %w", spec.Commit, err)
 			}
-			return nil
+			return downloadInputs(ctx, j.jc, j.lease.Inputs, ws, logs)
 		},
 		Collect: func(ctx context.Context, ws string) error {
 			if len(spec.Artifacts) == 0 && len(spec.Scan) == 0 && len(spec.SARIF) == 0 {

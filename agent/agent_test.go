@@ -497,10 +497,27 @@ func TestAgentShutdownStopsJob(t *testing.T) {
 func TestAgentCredentialRevoked(t *testing.T) {
 	f := newFakeServer(t, rampart.JobSpec{})
 	f.leaseStatus = http.StatusUnauthorized
-	stop, credFile, _ := startAgent(t, f)
-	_ = stop // Run returns by itself
-	waitFor(t, "registration", func() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.registers == 1 })
-	err := stop()
+	log, _ := testLogger(t)
+	credFile := filepath.Join(t.TempDir(), "conf", "agent.json")
+	a, err := New(Config{Server: f.srv.URL, RegistrationToken: fakeRegToken, CredentialFile: credFile, Name: "test-agent",
+		WorkRoot: t.TempDir(), Sandbox: sandboxMode, Logger: log, Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Run returns by itself once the server refuses the credential; the deadline only bounds a
+	// broken agent that would not.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = a.Run(ctx)
+	if ctx.Err() != nil {
+		t.Fatal("Run did not return after the server refused the agent credential")
+	}
+	f.mu.Lock()
+	registers := f.registers
+	f.mu.Unlock()
+	if registers != 1 {
+		t.Errorf("registered %d times, want 1", registers)
+	}
 	if err == nil || !strings.Contains(err.Error(), "register the agent again") || !strings.Contains(err.Error(), credFile) {
 		t.Errorf("Run = %v, want an error telling to re-register", err)
 	}

@@ -3,12 +3,15 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rampart-ci/rampart"
@@ -204,4 +207,41 @@ func (j *JobClient) ReportScan(ctx context.Context, rep *rampart.ScanReport) (*r
 // JobClient is refused.
 func (j *JobClient) Complete(ctx context.Context, r rampart.CompleteRequest) error {
 	return j.callJSON(ctx, "complete", r, nil)
+}
+
+// inputTimeout bounds the download of one input of a deploy job.
+const inputTimeout = 30 * time.Minute
+
+// DownloadInput writes the content of artifact artifactID, an input of the job's deployment
+// (rampart.Lease.Inputs), to w, and returns its digest, "sha256:" and the lower-case hex SHA-256
+// of the bytes written. The server serves an input only while its provenance checks out; it
+// refuses anything else with an error whose code is EFORBIDDEN. Content that does not match the
+// SHA-256 the server sent is an error, after it was written to w: the caller must discard it.
+func (j *JobClient) DownloadInput(ctx context.Context, artifactID int64, w io.Writer) (digest string, err error) {
+	ctx, cancel := context.WithTimeout(ctx, inputTimeout)
+	defer cancel()
+	path := fmt.Sprintf("/api/v1/jobs/%d/inputs/%d", j.id, artifactID)
+	req, err := http.NewRequestWithContext(ctx, "GET", j.c.base+path, nil)
+	if err != nil {
+		return "", fmt.Errorf("GET %s: %w", path, err)
+	}
+	req.Header.Set("Accept", "application/octet-stream")
+	req.Header.Set(rampart.FenceHeader, j.fence)
+	resp, err := j.c.withoutTimeout().send(req)
+	if err != nil {
+		return "", fmt.Errorf("download input %d: %w", artifactID, err)
+	}
+	defer resp.Body.Close()
+	want := strings.ToLower(resp.Header.Get(rampart.DigestHeader))
+	if want == "" {
+		return "", fmt.Errorf("download input %d: the server sent no %s", artifactID, rampart.DigestHeader)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(w, h), resp.Body); err != nil {
+		return "", fmt.Errorf("download input %d: %w", artifactID, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != want {
+		return "", fmt.Errorf("download input %d: the content has sha256 %s, the server sent %s: it was corrupted or truncated", artifactID, got, want)
+	}
+	return "sha256:" + want, nil
 }

@@ -188,14 +188,17 @@ func (e *env) startServer() {
 	}
 }
 
-func (e *env) startAgent(name string) *proc {
+func (e *env) startAgent(name string) *proc { return e.startAgentCapacity(name, 2) }
+
+// startAgentCapacity starts an agent that runs up to capacity jobs at once.
+func (e *env) startAgentCapacity(name string, capacity int) *proc {
 	e.t.Helper()
 	ctx := context.Background()
 	tok, err := e.admin.CreateAgentToken(ctx, nil, "")
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	a := start(e.t, nil, "agent", "--server", e.url, "--token", tok.Token, "--name", name, "--capacity", "2",
+	a := start(e.t, nil, "agent", "--server", e.url, "--token", tok.Token, "--name", name, "--capacity", fmt.Sprint(capacity),
 		"--credential-file", filepath.Join(e.t.TempDir(), "agent.json"), "--work-dir", e.work)
 	e.agents = append(e.agents, a)
 	return a

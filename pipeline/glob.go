@@ -153,3 +153,11 @@ func globClass(p string) (int, string) {
 	b.WriteByte(']')
 	return i, b.String()
 }
+
+// MatchGlob reports whether name matches pattern, as branch and tag filters match: '*' stops at
+// '/', "**" does not. Servers use it for environments' allowed branches, so that both read
+// patterns the same way.
+func MatchGlob(pattern, name string) bool { return matchGlob(pattern, name) }
+
+// CheckGlob returns an error describing what is wrong with pattern, or nil.
+func CheckGlob(pattern string) error { return checkGlob(pattern) }

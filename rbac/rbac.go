@@ -46,6 +46,16 @@ const (
 	SecretRead Action = "secret.read"
 	// SecretWrite sets and deletes a project's and its environments' secrets.
 	SecretWrite Action = "secret.write"
+	// EnvManage creates environments and sets their protection rules.
+	EnvManage Action = "env.manage"
+	// DeployApprove approves or rejects a deployment. An environment's rules narrow it further
+	// (production: release managers and admins; its approver list; never the change's authors).
+	DeployApprove Action = "deploy.approve"
+	// DeployRelease starts a manual release (a manual run or a rollback) to a production-like
+	// environment.
+	DeployRelease Action = "deploy.release"
+	// DeployRollback redeploys an environment's previous good deployment.
+	DeployRollback Action = "deploy.rollback"
 )
 
 // grant says who holds an action: organisation roles anywhere, project roles within their
@@ -82,15 +92,19 @@ var table = map[Action]grant{
 	SecretWriteOrg: {org: admin},
 	VaultRotate:    {org: admin},
 
-	ProjectRead:   {org: adminSec, project: allProject, read: true},
-	ProjectUpdate: {org: admin, project: []string{rampart.RoleMaintainer}},
-	MemberManage:  {org: admin, project: []string{rampart.RoleMaintainer}},
-	RunCreate:     {org: admin, project: runners},
-	RunCancel:     {org: admin, project: runners},
-	RunRead:       {org: adminSec, project: allProject, read: true},
-	SecretRead:    {org: adminSec, project: []string{rampart.RoleMaintainer, rampart.RoleReleaseManager}, read: true},
-	SecretWrite:   {org: admin, project: []string{rampart.RoleMaintainer}},
-	FindingWaive:  {org: []string{rampart.RoleSecurity}},
+	ProjectRead:    {org: adminSec, project: allProject, read: true},
+	ProjectUpdate:  {org: admin, project: []string{rampart.RoleMaintainer}},
+	MemberManage:   {org: admin, project: []string{rampart.RoleMaintainer}},
+	RunCreate:      {org: admin, project: runners},
+	RunCancel:      {org: admin, project: runners},
+	RunRead:        {org: adminSec, project: allProject, read: true},
+	SecretRead:     {org: adminSec, project: []string{rampart.RoleMaintainer, rampart.RoleReleaseManager}, read: true},
+	SecretWrite:    {org: admin, project: []string{rampart.RoleMaintainer}},
+	FindingWaive:   {org: []string{rampart.RoleSecurity}},
+	EnvManage:      {org: admin, project: []string{rampart.RoleMaintainer}},
+	DeployApprove:  {org: adminSec, project: []string{rampart.RoleMaintainer, rampart.RoleReleaseManager}},
+	DeployRelease:  {org: admin, project: []string{rampart.RoleReleaseManager}},
+	DeployRollback: {org: admin, project: []string{rampart.RoleMaintainer, rampart.RoleReleaseManager}},
 }
 
 // Subject is who asks: their organisation role, their role in the resource's project (empty

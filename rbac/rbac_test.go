@@ -37,6 +37,10 @@ var want = map[Action]struct {
 	SecretWriteOrg: {"admin", "", false},
 	VaultRotate:    {"admin", "", false},
 	FindingWaive:   {"security", "", false},
+	EnvManage:      {"admin", "maintainer", false},
+	DeployApprove:  {"admin security", "maintainer release-manager", false},
+	DeployRelease:  {"admin", "release-manager", false},
+	DeployRollback: {"admin", "maintainer release-manager", false},
 }
 
 func has(list, role string) bool { return role != "" && strings.Contains(" "+list+" ", " "+role+" ") }

@@ -44,12 +44,25 @@ type SecretResolver interface {
 	ForJob(ctx context.Context, projectID int64, environment string, names []string) (map[string]string, error)
 }
 
+// DeployGate decides when deploy jobs may run; the deploy package implements it.
+type DeployGate interface {
+	// Hold records the deployment of a deploy job whose needs are met, inside tx; the job then
+	// waits until the gate releases it. A non-empty refusal fails the job instead.
+	Hold(ctx context.Context, tx rampart.Tx, run *rampart.Run, job *rampart.Job, environment string) (refusal string, err error)
+	// Released returns nil when the deployment of a leased deploy job has been released, which
+	// is when the environment's secrets may go to it.
+	Released(ctx context.Context, tx rampart.Tx, jobID int64) error
+}
+
 // Config configures a Scheduler. Zero durations take the defaults documented on each field.
 type Config struct {
 	Store rampart.Store
 	Repo  Repo
 	// Secrets resolves the secrets jobs declare; nil means jobs that declare any fail.
 	Secrets SecretResolver
+	// Deploys holds deploy jobs until their environment's rules are met; nil queues them like
+	// any job (tests of the scheduler alone).
+	Deploys DeployGate
 	Logger  *slog.Logger
 	Now     func() time.Time
 	// LeaseTTL is how long a lease lives without a heartbeat; default 30s.
@@ -125,7 +138,17 @@ type Trigger struct {
 	TriggeredBy string
 	// Rerun skips the "on:" check: retries repeat a run that was already triggered.
 	Rerun bool
+	// SecurityFix puts the run in the security fast lane, for Incident.
+	SecurityFix bool
+	Incident    string
+	// OnlyJobs keeps only these jobs of the plan, without their needs (rollbacks).
+	OnlyJobs []string
+	// RollbackOf is the deployment a rollback run redeploys.
+	RollbackOf int64
 }
+
+// FastLanePriority is the queue priority of the jobs of security-fix runs: above every other.
+const FastLanePriority = 100
 
 // ErrNotTriggered is returned by CreateRun when the pipeline's "on:" section does not select the
 // trigger; webhooks answer it as "ignored".
@@ -142,7 +165,11 @@ func (s *Scheduler) CreateRun(ctx context.Context, actor *rampart.Actor, p *ramp
 	run := &rampart.Run{
 		ProjectID: p.ID, Project: p.Name, Event: tr.Event, Ref: tr.Ref, Branch: tr.Branch, Tag: tr.Tag,
 		Commit: tr.Commit, PullRequest: tr.PullRequest, FromFork: tr.FromFork, TriggeredBy: tr.TriggeredBy,
+		SecurityFix: tr.SecurityFix, Incident: tr.Incident, RollbackOf: tr.RollbackOf,
 		Status: rampart.StatusQueued, CreatedAt: s.now(),
+	}
+	if !run.SecurityFix {
+		run.SecurityFix, run.Incident = s.securityTrailer(ctx, p, tr)
 	}
 	var plan *pipeline.Plan
 	data, err := s.cfg.Repo.ReadFile(ctx, p.RepoURL, tr.Commit, PipelineFile, pipeline.MaxFileSize+1)
@@ -173,12 +200,18 @@ func (s *Scheduler) CreateRun(ctx context.Context, actor *rampart.Actor, p *ramp
 			return err
 		}
 		if plan != nil {
-			if err := s.createJobs(ctx, tx, p, run, plan); err != nil {
+			if err := s.createJobs(ctx, tx, p, run, plan, tr.OnlyJobs); err != nil {
 				return err
 			}
 		}
 		ev := audit.Event(actor, "run.create", fmt.Sprintf("run:%s#%d", p.Name, run.Number), rampart.ResultSuccess)
 		ev.Detail = fmt.Sprintf("event=%s ref=%s commit=%s status=%s", run.Event, run.Ref, run.Commit, run.Status)
+		if run.SecurityFix {
+			ev.Detail += fmt.Sprintf(" security_fix=true incident=%s", run.Incident)
+		}
+		if run.RollbackOf != 0 {
+			ev.Detail += fmt.Sprintf(" rollback_of=%d", run.RollbackOf)
+		}
 		return audit.Append(ctx, tx, ev, s.now())
 	})
 	if err != nil {
@@ -202,8 +235,15 @@ func short(sha string) string {
 
 // createJobs stores the plan's jobs: queued when they need nothing, pending when they wait for
 // others, skipped when the plan skips them.
-func (s *Scheduler) createJobs(ctx context.Context, tx rampart.Tx, p *rampart.Project, run *rampart.Run, plan *pipeline.Plan) error {
+func (s *Scheduler) createJobs(ctx context.Context, tx rampart.Tx, p *rampart.Project, run *rampart.Run, plan *pipeline.Plan, only []string) error {
 	for _, pj := range plan.Jobs {
+		if len(only) > 0 && !slices.Contains(only, pj.Name) {
+			continue
+		}
+		if len(only) > 0 {
+			// A rollback redeploys what an earlier run built: the job's needs ran there.
+			pj.Needs = nil
+		}
 		spec := rampart.JobSpec{
 			Project: p.Name, RunID: run.ID, RunNumber: run.Number, Job: pj.Name,
 			RepoURL: p.RepoURL, Commit: run.Commit, Ref: run.Ref, Event: run.Event,
@@ -222,10 +262,15 @@ func (s *Scheduler) createJobs(ctx context.Context, tx rampart.Tx, p *rampart.Pr
 			RunID: run.ID, ProjectID: p.ID, Name: pj.Name, Needs: pj.Needs, Labels: pj.RunsOn,
 			Spec: string(b), Deploys: pj.Environment != "", Attempt: 1, CreatedAt: s.now(),
 		}
+		if run.SecurityFix {
+			j.Priority = FastLanePriority
+		}
 		switch {
 		case pj.Status == pipeline.StatusSkipped:
 			now := s.now()
 			j.Status, j.Reason, j.FinishedAt = rampart.StatusSkipped, pj.Reason, &now
+		case j.Deploys && s.cfg.Deploys != nil:
+			j.Status = rampart.StatusPending // advance hands it to the deploy gate once it has an id
 		case len(pj.Needs) == 0:
 			j.Status = rampart.StatusQueued
 		default:
@@ -318,6 +363,7 @@ func (s *Scheduler) advance(ctx context.Context, tx rampart.Tx, runID int64) err
 		byName[j.Name] = j
 	}
 	now := s.now()
+	var run *rampart.Run
 	// Jobs come in plan order (needs first), so one pass settles chains of skips.
 	for _, j := range jobs {
 		if j.Status != rampart.StatusPending {
@@ -342,6 +388,25 @@ func (s *Scheduler) advance(ctx context.Context, tx rampart.Tx, runID int64) err
 		switch {
 		case blocked != "":
 			j.Status, j.Reason, j.FinishedAt = rampart.StatusSkipped, blocked, &now
+		case ready && j.Deploys && s.cfg.Deploys != nil:
+			if run == nil {
+				if run, err = tx.RunByID(ctx, runID); err != nil {
+					return err
+				}
+			}
+			var spec rampart.JobSpec
+			if err := json.Unmarshal([]byte(j.Spec), &spec); err != nil {
+				return fmt.Errorf("decode spec of job %d: %w", j.ID, err)
+			}
+			refusal, err := s.cfg.Deploys.Hold(ctx, tx, run, j, spec.Environment)
+			if err != nil {
+				return fmt.Errorf("hold deploy job %d: %w", j.ID, err)
+			}
+			if refusal != "" {
+				j.Status, j.Reason, j.FinishedAt = rampart.StatusFailed, refusal, &now
+			} else {
+				j.Status, j.Reason = rampart.StatusWaiting, "waiting for the rules of environment "+spec.Environment
+			}
 		case ready:
 			j.Status = rampart.StatusQueued
 		default:
@@ -352,6 +417,64 @@ func (s *Scheduler) advance(ctx context.Context, tx rampart.Tx, runID int64) err
 		}
 	}
 	return s.finishRun(ctx, tx, runID, jobs)
+}
+
+// Advance moves a run's job graph forward inside tx, as after a job ends: the deploy gate calls
+// it after failing a deploy job it refused.
+func (s *Scheduler) Advance(ctx context.Context, tx rampart.Tx, runID int64) error {
+	return s.advance(ctx, tx, runID)
+}
+
+// Wake tells waiting Lease calls that jobs were queued (the deploy gate released some).
+func (s *Scheduler) Wake() { s.notify() }
+
+// securityTrailer reads a "Security-Fix: ID" trailer from the commit of a push to a branch that
+// one of the project's environments explicitly allows to deploy, which puts the run in the fast
+// lane. Pull requests and other branches cannot claim the fast lane.
+func (s *Scheduler) securityTrailer(ctx context.Context, p *rampart.Project, tr Trigger) (bool, string) {
+	cr, ok := s.cfg.Repo.(interface {
+		Commits(ctx context.Context, repoURL, from, to string) ([]*rampart.Commit, error)
+	})
+	if !ok || tr.Event != rampart.EventPush || tr.FromFork || tr.Branch == "" {
+		return false, ""
+	}
+	allowed := false
+	err := s.store.View(ctx, func(tx rampart.Tx) error {
+		envs, err := tx.ListEnvironments(ctx, p.ID)
+		for _, e := range envs {
+			for _, b := range e.Protection.Branches {
+				allowed = allowed || pipeline.MatchGlob(b, tr.Branch)
+			}
+		}
+		return err
+	})
+	if err != nil || !allowed {
+		return false, ""
+	}
+	cs, err := cr.Commits(ctx, p.RepoURL, "", tr.Commit)
+	if err != nil || len(cs) == 0 {
+		s.logger.Warn("cannot read the commit message for a Security-Fix trailer", "project", p.Name, "commit", tr.Commit, "err", err)
+		return false, ""
+	}
+	return SecurityFixTrailer(cs[0].Message)
+}
+
+// SecurityFixTrailer returns the incident id of a "Security-Fix: ID" trailer in a commit
+// message: a line of its own in the last paragraph, as git trailers are written.
+func SecurityFixTrailer(msg string) (bool, string) {
+	paras := strings.Split(strings.TrimSpace(strings.ReplaceAll(msg, "\r\n", "\n")), "\n\n")
+	if len(paras) < 2 {
+		return false, ""
+	}
+	for _, line := range strings.Split(paras[len(paras)-1], "\n") {
+		key, val, ok := strings.Cut(line, ":")
+		if ok && strings.EqualFold(strings.TrimSpace(key), "Security-Fix") {
+			if id := strings.TrimSpace(val); id != "" && len(id) <= 100 {
+				return true, id
+			}
+		}
+	}
+	return false, ""
 }
 
 // finishRun gives a run its final status once every job has finished.
@@ -448,6 +571,12 @@ func (s *Scheduler) deliverSecrets(ctx context.Context, lease *rampart.Lease, ru
 	}
 	if s.cfg.Secrets == nil {
 		return rampart.Errorf(rampart.EUNAVAILABLE, "this server has no vault to deliver secrets from")
+	}
+	if lease.Spec.Environment != "" && s.cfg.Deploys != nil {
+		// Environment secrets only once the environment's rules let the deployment go.
+		if err := s.store.View(ctx, func(tx rampart.Tx) error { return s.cfg.Deploys.Released(ctx, tx, lease.JobID) }); err != nil {
+			return err
+		}
 	}
 	values, err := s.cfg.Secrets.ForJob(ctx, run.ProjectID, lease.Spec.Environment, names)
 	if err != nil {
@@ -797,7 +926,7 @@ func (s *Scheduler) Cancel(ctx context.Context, actor *rampart.Actor, run *rampa
 		now := s.now()
 		for _, j := range jobs {
 			switch j.Status {
-			case rampart.StatusPending, rampart.StatusQueued:
+			case rampart.StatusPending, rampart.StatusQueued, rampart.StatusWaiting:
 				j.Status, j.Reason, j.FinishedAt = rampart.StatusCancelled, "cancelled by "+actor.Name, &now
 			case rampart.StatusRunning:
 				j.CancelRequested = true
@@ -824,7 +953,24 @@ func (s *Scheduler) Cancel(ctx context.Context, actor *rampart.Actor, run *rampa
 func (s *Scheduler) Retry(ctx context.Context, actor *rampart.Actor, p *rampart.Project, run *rampart.Run) (*rampart.Run, error) {
 	return s.CreateRun(ctx, actor, p, Trigger{
 		Event: run.Event, Ref: run.Ref, Branch: run.Branch, Tag: run.Tag, Commit: run.Commit,
-		PullRequest: run.PullRequest, FromFork: run.FromFork, Rerun: true,
+		PullRequest: run.PullRequest, FromFork: run.FromFork, Rerun: true, SecurityFix: run.SecurityFix, Incident: run.Incident,
 		TriggeredBy: fmt.Sprintf("%s (retry of #%d)", actor.Name, run.Number),
+	})
+}
+
+// StartRollback starts a run at the commit of deployment d with only d's job, which deploys d's
+// artifacts again through the environment's rules.
+func (s *Scheduler) StartRollback(ctx context.Context, actor *rampart.Actor, p *rampart.Project, d *rampart.Deployment) (*rampart.Run, error) {
+	branch, _ := strings.CutPrefix(d.Ref, "refs/heads/")
+	tag, _ := strings.CutPrefix(d.Ref, "refs/tags/")
+	if strings.HasPrefix(d.Ref, "refs/tags/") {
+		branch = ""
+	} else {
+		tag = ""
+	}
+	return s.CreateRun(ctx, actor, p, Trigger{
+		Event: rampart.EventManual, Ref: d.Ref, Branch: branch, Tag: tag, Commit: d.Commit, Rerun: true,
+		OnlyJobs: []string{d.Job}, RollbackOf: d.ID,
+		TriggeredBy: fmt.Sprintf("%s (rollback of %s to deployment %d)", actor.Name, d.Environment, d.ID),
 	})
 }

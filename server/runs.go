@@ -84,6 +84,10 @@ func (s *Server) handleWebhookSecret(w http.ResponseWriter, r *http.Request) err
 // RunCreateRequest is the body of POST /api/v1/projects/{project}/runs.
 type RunCreateRequest struct {
 	Ref string `json:"ref"` // branch, tag, refs/… or commit SHA; default HEAD
+	// SecurityFix puts the run in the security fast lane; Incident (required then) names the
+	// incident it fixes.
+	SecurityFix bool   `json:"security_fix,omitempty"`
+	Incident    string `json:"incident,omitempty"`
 }
 
 func (s *Server) handleRunCreate(w http.ResponseWriter, r *http.Request) error {
@@ -103,7 +107,11 @@ func (s *Server) handleRunCreate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	tr := scheduler.Trigger{Event: rampart.EventManual, Ref: ref, Commit: commit, TriggeredBy: actorOf(r).Name}
+	if req.SecurityFix && (strings.TrimSpace(req.Incident) == "" || len(req.Incident) > 100) {
+		return rampart.Errorf(rampart.EINVALID, "a security fix needs the incident it fixes").WithDetail("give --incident ID (at most 100 characters)")
+	}
+	tr := scheduler.Trigger{Event: rampart.EventManual, Ref: ref, Commit: commit, TriggeredBy: actorOf(r).Name,
+		SecurityFix: req.SecurityFix, Incident: strings.TrimSpace(req.Incident)}
 	switch {
 	case strings.HasPrefix(ref, "refs/heads/"):
 		tr.Branch = strings.TrimPrefix(ref, "refs/heads/")
@@ -310,6 +318,8 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) error {
 
 // handleWebhook starts a run from a git host's event. The signature is the credential: a
 // missing or wrong one is refused and audited, and nothing else about the project is revealed.
+// Review evidence in the event (approvals, merges, …) is recorded, and a push to a branch
+// protected by an environment that requires review is checked for it (see review.Service).
 func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) error {
 	host, name := r.PathValue("host"), r.PathValue("project")
 	source := clientAddr(r)
@@ -334,11 +344,31 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err := forge.Verify(host, r.Header, body, secret); err != nil {
 		return refuse(err)
 	}
+	var rv *rampart.ReviewEvent
+	if s.cfg.Reviews != nil {
+		if rv, err = forge.ParseReview(host, r.Header, body); err != nil {
+			return err
+		}
+	}
 	ev, err := forge.Parse(host, r.Header, body)
 	if err != nil {
 		return err
 	}
+	if rv != nil {
+		if err := s.cfg.Reviews.Record(r.Context(), actor, p, rv); err != nil {
+			return err
+		}
+	}
+	if s.cfg.Reviews != nil && ev.Kind == rampart.EventPush && ev.Branch != "" {
+		if err := s.cfg.Reviews.CheckPush(r.Context(), p, ev.Branch, ev.Commit, ev.Sender); err != nil {
+			return err
+		}
+	}
 	if ev.Kind == "" || ev.Deleted {
+		if rv != nil {
+			writeJSON(w, http.StatusAccepted, map[string]string{"status": "recorded", "reason": "review evidence recorded; the event does not start runs"})
+			return nil
+		}
 		writeJSON(w, http.StatusAccepted, map[string]string{"status": "ignored", "reason": "event does not start runs"})
 		return nil
 	}
@@ -383,6 +413,9 @@ func (s *Server) handleAgentLease(w http.ResponseWriter, r *http.Request) error 
 	if lease == nil {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
+	}
+	if err := s.leaseInputs(r.Context(), lease); err != nil {
+		return err
 	}
 	writeJSON(w, http.StatusOK, lease)
 	return nil
@@ -430,7 +463,7 @@ func (s *Server) handleJobArtifact(w http.ResponseWriter, r *http.Request) error
 	if want := strings.ToLower(r.Header.Get(rampart.DigestHeader)); want != digest {
 		return rampart.Errorf(rampart.EINVALID, "artifact %s does not match its digest", name).WithDetail("the upload was corrupted or truncated; send it again")
 	}
-	a, err := s.cfg.Scheduler.AddArtifact(r.Context(), j.ID, j.Fence, name, "sha256:"+digest, data)
+	a, err := s.addArtifact(r.Context(), j, name, "sha256:"+digest, data)
 	if err != nil {
 		return err
 	}

@@ -25,11 +25,15 @@ import (
 
 	"github.com/rampart-ci/rampart"
 	"github.com/rampart-ci/rampart/auth"
+	"github.com/rampart-ci/rampart/deploy"
 	"github.com/rampart-ci/rampart/findings"
 	"github.com/rampart-ci/rampart/project"
+	"github.com/rampart-ci/rampart/provenance"
 	"github.com/rampart-ci/rampart/rbac"
+	"github.com/rampart-ci/rampart/review"
 	"github.com/rampart-ci/rampart/scheduler"
 	"github.com/rampart-ci/rampart/secrets"
+	"github.com/rampart-ci/rampart/web"
 )
 
 // Pseudo-permissions for routes that need no rbac action.
@@ -60,6 +64,13 @@ type Config struct {
 	Repo      scheduler.Repo
 	Vault     *secrets.Vault
 	Findings  *findings.Service
+	// Deploy holds environments, deployments and approvals.
+	Deploy *deploy.Service
+	// Reviews records review evidence from webhooks and checks pushes to protected branches.
+	// Optional: when nil, webhooks record no evidence and the review routes answer 412.
+	Reviews *review.Service
+	// ProvenanceKey signs the provenance of every artifact jobs upload.
+	ProvenanceKey *provenance.Key
 	// MasterKeyFile is the vault's key file, which rotation adds a key to; "" when the key
 	// came from the environment.
 	MasterKeyFile string
@@ -79,6 +90,7 @@ type Server struct {
 	routes  []*Route
 	mux     *http.ServeMux
 	metrics *metrics
+	web     *web.UI // the browser UI, whose routes are in routes too
 }
 
 // Route is one entry of the route table.
@@ -99,6 +111,9 @@ type Route struct {
 	// OrgScope checks a project action (one project roles may hold) as an organisation-wide
 	// one: only organisation roles count, because the resource belongs to no project.
 	OrgScope bool
+	// Web marks a page of the browser UI: it gets the page Content-Security-Policy, and its
+	// errors are pages (a missing sign-in redirects to the sign-in page) instead of JSON.
+	Web bool
 }
 
 // New returns a Server with its routes registered.
@@ -112,11 +127,15 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{cfg: cfg, logger: cfg.Logger, mux: http.NewServeMux(), metrics: newMetrics(cfg.Registry)}
 	s.routes = s.routeTable()
+	s.routes = append(s.routes, s.webRoutes()...)
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))
 	}
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if s.webNotFound(w, r) {
+			return
+		}
 		writeError(w, r, s.logger, rampart.Errorf(rampart.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path).WithDetail("see the API routes in the README"))
 	})
 	return s
@@ -166,6 +185,8 @@ func (s *Server) routeTable() []*Route {
 		{Method: "GET", Pattern: "/api/v1/projects/{project}/artifacts/{id}", Perm: rbac.RunRead, Handler: s.handleArtifactGet},
 		{Method: "GET", Pattern: "/api/v1/projects/{project}/jobs/{id}/logs", Perm: rbac.RunRead, Handler: s.handleLogs},
 		{Method: "GET", Pattern: "/api/v1/jobs/{id}/log", Perm: rbac.RunRead, Handler: s.handleLogs, ProjectOf: s.jobProject},
+		{Method: "GET", Pattern: "/api/v1/projects/{project}/artifacts/{id}/provenance", Perm: rbac.RunRead, Handler: s.handleArtifactProvenance},
+		{Method: "GET", Pattern: "/api/v1/provenance/key", Perm: Public, Handler: s.handleProvenanceKey},
 
 		{Method: "GET", Pattern: "/api/v1/audit", Perm: rbac.AuditRead, Handler: s.handleAuditList},
 		{Method: "GET", Pattern: "/api/v1/audit/verify", Perm: rbac.AuditRead, Handler: s.handleAuditVerify},
@@ -189,6 +210,18 @@ func (s *Server) routeTable() []*Route {
 		{Method: "DELETE", Pattern: "/api/v1/projects/{project}/waivers/{id}", Perm: rbac.FindingWaive, Handler: s.handleWaiverRevoke},
 		{Method: "POST", Pattern: "/api/v1/jobs/{id}/findings", Perm: JobAuth, Handler: s.handleJobFindings, MaxBody: 16 << 20},
 
+		{Method: "GET", Pattern: "/api/v1/projects/{project}/environments", Perm: rbac.RunRead, Handler: s.handleEnvList},
+		{Method: "POST", Pattern: "/api/v1/projects/{project}/environments", Perm: rbac.EnvManage, Handler: s.handleEnvCreate},
+		{Method: "PUT", Pattern: "/api/v1/projects/{project}/environments/{env}/protection", Perm: rbac.EnvManage, Handler: s.handleEnvProtect},
+		{Method: "GET", Pattern: "/api/v1/projects/{project}/environments/{env}/deployments", Perm: rbac.RunRead, Handler: s.handleDeployHistory},
+		{Method: "POST", Pattern: "/api/v1/projects/{project}/environments/{env}/rollback", Perm: rbac.DeployRollback, Handler: s.handleDeployRollback},
+		{Method: "GET", Pattern: "/api/v1/deployments/pending", Perm: Authenticated, Handler: s.handleDeployPending},
+		{Method: "GET", Pattern: "/api/v1/deployments/{id}", Perm: rbac.RunRead, ProjectOf: s.deploymentProject, Handler: s.handleDeployGet},
+		{Method: "POST", Pattern: "/api/v1/deployments/{id}/approve", Perm: rbac.DeployApprove, ProjectOf: s.deploymentProject, Handler: s.handleDeployDecide(true)},
+		{Method: "POST", Pattern: "/api/v1/deployments/{id}/reject", Perm: rbac.DeployApprove, ProjectOf: s.deploymentProject, Handler: s.handleDeployDecide(false)},
+		{Method: "GET", Pattern: "/api/v1/projects/{project}/reviews", Perm: rbac.RunRead, Handler: s.handleReviews},
+		{Method: "GET", Pattern: "/api/v1/projects/{project}/violations", Perm: rbac.RunRead, Handler: s.handleViolations},
+
 		{Method: "POST", Pattern: "/api/v1/agent-tokens", Perm: rbac.AgentManage, Handler: s.handleAgentTokenCreate},
 		{Method: "GET", Pattern: "/api/v1/agents", Perm: rbac.AgentList, Handler: s.handleAgentList},
 		{Method: "PUT", Pattern: "/api/v1/agents/{agent}", Perm: rbac.AgentManage, Handler: s.handleAgentUpdate},
@@ -200,6 +233,7 @@ func (s *Server) routeTable() []*Route {
 		{Method: "POST", Pattern: "/api/v1/jobs/{id}/logs", Perm: JobAuth, Handler: s.handleJobLogs, MaxBody: rampart.MaxLogChunk},
 		{Method: "POST", Pattern: "/api/v1/jobs/{id}/artifacts", Perm: JobAuth, Handler: s.handleJobArtifact, MaxBody: s.cfg.MaxArtifactBytes},
 		{Method: "POST", Pattern: "/api/v1/jobs/{id}/complete", Perm: JobAuth, Handler: s.handleJobComplete},
+		{Method: "GET", Pattern: "/api/v1/jobs/{id}/inputs/{artifact}", Perm: JobAuth, Handler: s.handleJobInput},
 	}
 }
 
@@ -224,6 +258,10 @@ func (s *Server) wrap(rt *Route) http.Handler {
 			limit = rt.MaxBody
 		}
 		r.Body = http.MaxBytesReader(rec, r.Body, limit)
+		if rt.Web {
+			s.serveWeb(rec, r, rt)
+			return
+		}
 		if err := s.serve(rec, r, rt); err != nil {
 			writeError(rec, r, s.logger, err)
 		}
@@ -258,6 +296,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *Route) error 
 		}
 	}
 	r = r.WithContext(rampart.NewContextWithActor(r.Context(), actor))
+	if sess != nil {
+		r = r.WithContext(web.NewContextWithSession(r.Context(), sess))
+	}
 	switch {
 	case rt.Perm == Authenticated:
 	case rbac.IsProjectAction(rt.Perm) && !rt.OrgScope:

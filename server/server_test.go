@@ -12,12 +12,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rampart-ci/rampart"
 	"github.com/rampart-ci/rampart/auth"
+	"github.com/rampart-ci/rampart/deploy"
 	"github.com/rampart-ci/rampart/findings"
 	"github.com/rampart-ci/rampart/forge/git"
 	"github.com/rampart-ci/rampart/project"
@@ -83,12 +86,40 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sched := scheduler.New(scheduler.Config{Store: db, Repo: repo, Secrets: vault, Logger: logger})
-	srv := server.New(server.Config{Store: db, Auth: a, Projects: projects, Scheduler: sched, Repo: repo, Vault: vault, Findings: findings.New(db, nil), Logger: logger, Version: "test"})
+	var sched *scheduler.Scheduler
+	deploys := deploy.New(deploy.Config{Store: db, Commits: repo, Logger: logger, Released: func() { sched.Wake() }})
+	sched = scheduler.New(scheduler.Config{Store: db, Repo: repo, Secrets: vault, Deploys: deploys, Logger: logger})
+	deploys.SetAdvance(sched.Advance)
+	srv := server.New(server.Config{Store: db, Auth: a, Projects: projects, Scheduler: sched, Repo: repo, Vault: vault,
+		Findings: findings.New(db, nil), Deploy: deploys, Logger: logger, Version: "test"})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	f := &fixture{t: t, db: db, auth: a, srv: srv, http: hs, admin: admin, users: map[string]*rampart.Actor{"admin": admin}}
-	if _, err := projects.Create(ctx, admin, "p", gitRepoWithPipeline(t)); err != nil {
+	p, err := projects.Create(ctx, admin, "p", gitRepoWithPipeline(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Deployment 1, waiting, so that routes by deployment id find a project.
+	err = db.Update(ctx, func(tx rampart.Tx) error {
+		now := time.Now()
+		env := &rampart.Environment{ProjectID: p.ID, Name: "production", CreatedAt: now, UpdatedAt: now}
+		if err := tx.CreateEnvironment(ctx, env); err != nil {
+			return err
+		}
+		run := &rampart.Run{ProjectID: p.ID, Event: rampart.EventManual, Ref: "refs/heads/main", Branch: "main", Commit: strings.Repeat("a", 40),
+			TriggeredBy: "admin", Status: rampart.StatusRunning, CreatedAt: now}
+		if err := tx.CreateRun(ctx, run); err != nil {
+			return err
+		}
+		// The job has ended, so that log routes answer at once instead of following it.
+		job := &rampart.Job{RunID: run.ID, ProjectID: p.ID, Name: "deploy", Spec: "{}", Deploys: true, Status: rampart.StatusCancelled, Attempt: 1, CreatedAt: now, FinishedAt: &now}
+		if err := tx.CreateJob(ctx, job); err != nil {
+			return err
+		}
+		return tx.CreateDeployment(ctx, &rampart.Deployment{ProjectID: p.ID, EnvironmentID: env.ID, RunID: run.ID, JobID: job.ID,
+			Commit: run.Commit, Ref: run.Ref, Status: rampart.DeployWaiting, TriggeredBy: "admin", CreatedAt: now})
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range append(subjects[1:], struct{ name, org, project string }{"target", rampart.RoleMember, rampart.RoleDeveloper}) {
@@ -133,13 +164,23 @@ func (f *fixture) do(method, path, token, body string, hdr map[string]string) (*
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := noRedirects.Do(req)
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	var eb server.ErrorResponse
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		// A page of the web UI: its errors are pages under the page policy.
+		if csp := resp.Header.Get("Content-Security-Policy"); csp != server.PageCSP {
+			f.t.Errorf("%s %s: page with Content-Security-Policy %q", method, path, csp)
+		}
+		if resp.StatusCode >= 400 {
+			eb.Error = pageError.FindString(string(b))
+		}
+		return resp, eb
+	}
 	if resp.StatusCode >= 400 {
 		if err := json.Unmarshal(b, &eb); err != nil || eb.Error == "" {
 			f.t.Errorf("%s %s: error answer %d is not {\"error\": …}: %s", method, path, resp.StatusCode, b)
@@ -148,9 +189,20 @@ func (f *fixture) do(method, path, token, body string, hdr map[string]string) (*
 	return resp, eb
 }
 
+// noRedirects shows redirects to the tests instead of following them: pages answer a missing
+// sign-in with one.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// pageError finds the message of an error page.
+var pageError = regexp.MustCompile(`<strong>[^<]*</strong>`)
+
 // publicRoutes is every route reachable without a credential. Adding one is a decision: write it here.
 var publicRoutes = []string{"GET /healthz", "GET /readyz", "POST /api/v1/login",
-	"POST /api/v1/hooks/{host}/{project}", "POST /api/v1/agents/register"}
+	"POST /api/v1/hooks/{host}/{project}", "POST /api/v1/agents/register",
+	// The web UI's sign-in page and its static files.
+	"GET /login", "POST /login", "GET /static/{file...}",
+	// The provenance public key: whoever verifies an artifact needs it, signed in or not.
+	"GET /api/v1/provenance/key"}
 
 // TestEveryRouteDeclaresAKnownPermission fails for a route without a permission, with an
 // unknown one, or public without being listed above.
@@ -185,9 +237,15 @@ func TestRouteRoleMatrix(t *testing.T) {
 		}
 		t.Run(rt.Method+" "+rt.Pattern, func(t *testing.T) {
 			f := newFixture(t)
-			// Without a credential every non-public route answers 401.
-			path := strings.NewReplacer("{project}", "p", "{user}", "target", "{id}", "1", "{number}", "1", "{agent}", "a1", "{host}", "github", "{name}", "DEPLOY_TOKEN").Replace(rt.Pattern)
-			if resp, _ := f.do(rt.Method, path, "", body(rt.Method), nil); resp.StatusCode != http.StatusUnauthorized {
+			// Without a credential every non-public route answers 401, and every page sends the
+			// browser to the sign-in page.
+			path := strings.NewReplacer("{project}", "p", "{user}", "target", "{id}", "1", "{number}", "1", "{agent}", "a1", "{host}", "github", "{name}", "DEPLOY_TOKEN", "{$}", "").Replace(rt.Pattern)
+			resp, _ := f.do(rt.Method, path, "", body(rt.Method), nil)
+			switch {
+			case rt.Web && (resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login")):
+				// Pages send a browser without a session to the sign-in page.
+				t.Errorf("anonymous page: status %d to %q, want 303 to /login", resp.StatusCode, resp.Header.Get("Location"))
+			case !rt.Web && resp.StatusCode != http.StatusUnauthorized:
 				t.Errorf("anonymous: status %d, want 401", resp.StatusCode)
 			}
 			for _, s := range subjects {
@@ -200,7 +258,7 @@ func TestRouteRoleMatrix(t *testing.T) {
 						_, id = f.token(s.name)
 					}
 				}
-				path := strings.NewReplacer("{project}", "p", "{user}", user, "{id}", fmt.Sprint(id), "{number}", "1", "{agent}", "a1", "{name}", "DEPLOY_TOKEN").Replace(rt.Pattern)
+				path := strings.NewReplacer("{project}", "p", "{user}", user, "{id}", fmt.Sprint(id), "{number}", "1", "{agent}", "a1", "{name}", "DEPLOY_TOKEN", "{$}", "").Replace(rt.Pattern)
 				resp, eb := f.do(rt.Method, path, tok, body(rt.Method), nil)
 				sub := rbac.Subject{UserID: f.users[s.name].UserID, Role: s.org, ProjectRole: s.project}
 				if rt.OrgScope {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rampart-ci/rampart"
 )
@@ -94,4 +96,32 @@ func (t *tx) ListArtifacts(ctx context.Context, runID int64) ([]*rampart.Artifac
 		return nil, fmt.Errorf("list artifacts of run %d: %w", runID, err)
 	}
 	return as, nil
+}
+
+// SetArtifactProvenance implements rampart.ArtifactTx. The envelope is kept as text: it must be
+// valid UTF-8 without NUL bytes, as JSON is, or SetArtifactProvenance is EINVALID.
+func (t *tx) SetArtifactProvenance(ctx context.Context, id int64, envelope []byte) error {
+	if !utf8.Valid(envelope) || bytes.IndexByte(envelope, 0) >= 0 {
+		return rampart.Errorf(rampart.EINVALID, "the provenance of artifact %d is not text", id).
+			WithDetail("a provenance is a DSSE envelope in JSON")
+	}
+	err := t.execOne(ctx, notFound("artifact %d", id), "UPDATE artifacts SET provenance = ? WHERE id = ?", string(envelope), id)
+	if err != nil && rampart.ErrorCode(err) != rampart.ENOTFOUND {
+		return fmt.Errorf("set provenance of artifact %d: %w", id, err)
+	}
+	return err
+}
+
+// ArtifactProvenance implements rampart.ArtifactTx. An artifact without provenance gives an
+// empty, non-nil slice.
+func (t *tx) ArtifactProvenance(ctx context.Context, id int64) ([]byte, error) {
+	var envelope string
+	err := t.queryRow(ctx, "SELECT provenance FROM artifacts WHERE id = ?", id).Scan(&envelope)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, notFound("artifact %d", id)
+	case err != nil:
+		return nil, fmt.Errorf("select provenance of artifact %d: %w", id, err)
+	}
+	return []byte(envelope), nil
 }

@@ -10,21 +10,23 @@ import (
 )
 
 const runSelect = `SELECT r.id, r.project_id, p.name, r.number, r.event, r.ref, r.branch, r.tag, r.commit_sha,
-r.pull_request, r.from_fork, r.triggered_by, r.status, r.reason, r.created_at, r.started_at, r.finished_at
+r.pull_request, r.from_fork, r.triggered_by, r.status, r.reason, r.created_at, r.started_at, r.finished_at,
+r.security_fix, r.incident, r.rollback_of
 FROM runs r JOIN projects p ON p.id = r.project_id`
 
 func scanRun(s scanner) (*rampart.Run, error) {
 	var (
 		r                   rampart.Run
-		fromFork            int64
+		fromFork, secFix    int64
 		createdAt           int64
 		startedAt, finished sql.NullInt64
 	)
 	if err := s.Scan(&r.ID, &r.ProjectID, &r.Project, &r.Number, &r.Event, &r.Ref, &r.Branch, &r.Tag, &r.Commit,
-		&r.PullRequest, &fromFork, &r.TriggeredBy, &r.Status, &r.Reason, &createdAt, &startedAt, &finished); err != nil {
+		&r.PullRequest, &fromFork, &r.TriggeredBy, &r.Status, &r.Reason, &createdAt, &startedAt, &finished,
+		&secFix, &r.Incident, &r.RollbackOf); err != nil {
 		return nil, err
 	}
-	r.FromFork = fromFork != 0
+	r.FromFork, r.SecurityFix = fromFork != 0, secFix != 0
 	r.CreatedAt = fromMicros(createdAt)
 	r.StartedAt, r.FinishedAt = fromNullMicros(startedAt), fromNullMicros(finished)
 	return &r, nil
@@ -51,10 +53,11 @@ func (t *tx) CreateRun(ctx context.Context, r *rampart.Run) error {
 	}
 	var id int64
 	err = t.queryRow(ctx, `INSERT INTO runs (project_id, number, event, ref, branch, tag, commit_sha, pull_request, from_fork,
-triggered_by, status, reason, created_at, started_at, finished_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+triggered_by, status, reason, created_at, started_at, finished_at, security_fix, incident, rollback_of)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		r.ProjectID, number, r.Event, r.Ref, r.Branch, r.Tag, r.Commit, r.PullRequest, boolInt(r.FromFork),
-		r.TriggeredBy, r.Status, r.Reason, micros(r.CreatedAt), nullMicros(r.StartedAt), nullMicros(r.FinishedAt)).Scan(&id)
+		r.TriggeredBy, r.Status, r.Reason, micros(r.CreatedAt), nullMicros(r.StartedAt), nullMicros(r.FinishedAt),
+		boolInt(r.SecurityFix), r.Incident, r.RollbackOf).Scan(&id)
 	switch {
 	case isUnique(err):
 		return rampart.Errorf(rampart.ECONFLICT, "run %d of project %q already exists", number, name)

@@ -90,7 +90,10 @@ func (a *App) rootCommand() *cobra.Command {
 		a.pipelineCommand(), a.logsCommand(), a.artifactCommand(), a.localRunCommand(),
 		a.agentCommand(), a.agentTokenCommand(), a.agentsCommand(),
 		a.secretCommand(), a.vaultCommand(), a.findingsCommand(), a.waiverCommand(), a.dbCommand(),
+		a.envCommand(), a.deployCommand(), a.decideCommand(true), a.decideCommand(false),
+		a.reviewsCommand(), a.violationsCommand(),
 		a.scanCommand(),
+		a.provenanceCommand(),
 		a.versionCommand(),
 	)
 	return root

@@ -50,10 +50,10 @@ func (a *App) pipelineCommand() *cobra.Command {
 			return nil
 		},
 	}
-	var ref string
-	var follow bool
+	var ref, incident string
+	var follow, securityFix bool
 	run := &cobra.Command{
-		Use:   "run PROJECT [--ref REF]",
+		Use:   "run PROJECT [--ref REF] [--security-fix --incident ID]",
 		Short: "Start a run of a project's pipeline at a branch, tag or commit",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -61,11 +61,17 @@ func (a *App) pipelineCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, err := c.StartRun(cmd.Context(), args[0], ref)
+			if securityFix && strings.TrimSpace(incident) == "" {
+				return rampart.Errorf(rampart.EINVALID, "a security fix needs the incident it fixes").WithDetail("add --incident ID")
+			}
+			r, err := c.StartRunWith(cmd.Context(), args[0], client.RunOptions{Ref: ref, SecurityFix: securityFix, Incident: incident})
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "Run #%d of %s at %s: %s\n", r.Number, r.Project, short(r.Commit), r.Status)
+			if r.SecurityFix {
+				fmt.Fprintf(a.stdout, "Security fast lane for incident %s: its jobs go first; deployments skip wait timers and windows and take one security approval.\n", r.Incident)
+			}
 			if r.Reason != "" {
 				fmt.Fprintln(a.stdout, r.Reason)
 			}
@@ -77,6 +83,8 @@ func (a *App) pipelineCommand() *cobra.Command {
 	}
 	run.Flags().StringVar(&ref, "ref", "", "branch, tag or commit to build (default: the repository's HEAD)")
 	run.Flags().BoolVarP(&follow, "follow", "f", false, "follow the run's logs until it ends")
+	run.Flags().BoolVar(&securityFix, "security-fix", false, "security fast lane: jobs jump the queue; deployments skip wait timers and windows and accept one security approval")
+	run.Flags().StringVar(&incident, "incident", "", "the incident a --security-fix run fixes")
 	var limit int
 	list := &cobra.Command{
 		Use:   "list PROJECT",
@@ -269,9 +277,9 @@ func (a *App) artifactCommand() *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	var out string
+	var out, provenanceOut string
 	get := &cobra.Command{
-		Use:   "get PROJECT ID [-o FILE]",
+		Use:   "get PROJECT ID [-o FILE] [--provenance FILE]",
 		Short: "Download an artifact (default: to a file named like it in the current directory)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -302,6 +310,11 @@ func (a *App) artifactCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if provenanceOut != "" {
+				if err := a.saveProvenance(cmd.Context(), c, args[0], id, provenanceOut); err != nil {
+					return err
+				}
+			}
 			if tmp == nil {
 				return nil
 			}
@@ -322,7 +335,8 @@ func (a *App) artifactCommand() *cobra.Command {
 		},
 	}
 	get.Flags().StringVarP(&out, "output", "o", "", "file to write, - for stdout")
-	cmd.AddCommand(list, get)
+	get.Flags().StringVar(&provenanceOut, "provenance", "", "also save the artifact's signed provenance (DSSE envelope) to this file, for `rampart artifact verify`")
+	cmd.AddCommand(list, get, a.artifactVerifyCommand())
 	return cmd
 }
 

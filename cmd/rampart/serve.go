@@ -19,9 +19,12 @@ import (
 	"github.com/rampart-ci/rampart"
 	"github.com/rampart-ci/rampart/agent"
 	"github.com/rampart-ci/rampart/auth"
+	"github.com/rampart-ci/rampart/deploy"
 	"github.com/rampart-ci/rampart/findings"
 	"github.com/rampart-ci/rampart/forge/git"
 	"github.com/rampart-ci/rampart/project"
+	"github.com/rampart-ci/rampart/provenance"
+	"github.com/rampart-ci/rampart/review"
 	"github.com/rampart-ci/rampart/scan/deps"
 	"github.com/rampart-ci/rampart/scheduler"
 	"github.com/rampart-ci/rampart/secrets"
@@ -40,6 +43,13 @@ type serveOptions struct {
 	leaseTTL    time.Duration
 	masterKey   string // --master-key-file
 	advisoryDB  string // --advisory-db
+	// reviewGrace is --review-grace.
+	reviewGrace time.Duration
+}
+
+// addReviewFlag adds the flag of the grace period of push checks (see review.Config.Grace).
+func addReviewFlag(cmd *cobra.Command, o *serveOptions) {
+	cmd.Flags().DurationVar(&o.reviewGrace, "review-grace", review.DefaultGrace, "how long after a push to a protected branch its review evidence is checked (the merge webhook may come after the push's)")
 }
 
 // addAdvisoryFlag adds the flag of the OSV database that pipeline scans are checked against.
@@ -61,6 +71,7 @@ On first start it creates the user admin and prints its password and an admin AP
 	cmd.Flags().StringVar(&o.dataDir, "data-dir", "rampart-data", "directory for the database and other state")
 	cmd.Flags().StringVar(&o.masterKey, "master-key-file", "", "the vault's key-encryption key file (default: master.key in --data-dir, made on first start)")
 	addAdvisoryFlag(cmd, o)
+	addReviewFlag(cmd, o)
 	return cmd
 }
 
@@ -82,6 +93,7 @@ share one database; without it, SQLite under --data-dir. --tls-cert and --tls-ke
 	cmd.Flags().StringVar(&o.masterKey, "master-key-file", "", "the vault's key-encryption key file (0600); or set RAMPART_MASTER_KEY. Make one with `rampart vault keygen FILE`")
 	cmd.Flags().DurationVar(&o.leaseTTL, "lease-ttl", 30*time.Second, "how long a job lease lives without a heartbeat; a lost agent's jobs are recovered after it")
 	addAdvisoryFlag(cmd, o)
+	addReviewFlag(cmd, o)
 	return cmd
 }
 
@@ -108,6 +120,14 @@ func (a *App) serve(ctx context.Context, o *serveOptions) error {
 	if err != nil {
 		return err
 	}
+	// The provenance key signs what jobs build, and deployments consume only what it signed.
+	// Like the vault's key it is checked before anything changes. Servers sharing one database
+	// must share this file too.
+	provenanceKey, err := provenance.LoadOrCreateKey(filepath.Join(o.dataDir, "provenance.key"))
+	if err != nil {
+		return fmt.Errorf("load the provenance key: %w", err)
+	}
+
 	db, err := store.Open(ctx, dbURL, logger)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
@@ -142,11 +162,27 @@ func (a *App) serve(ctx context.Context, o *serveOptions) error {
 	}
 
 	repo := git.Repo{Cache: &git.Cache{Dir: filepath.Join(o.dataDir, "git-cache")}}
-	sched := scheduler.New(scheduler.Config{Store: db, Repo: repo, Secrets: vault, Logger: logger, LeaseTTL: o.leaseTTL})
+	// Review evidence from webhooks; its push checks wait in the database, so that any server
+	// makes them when due, also after a restart.
+	reviews := review.New(review.Config{Store: db, Grace: o.reviewGrace, Logger: logger})
+	// The deploy gate and the scheduler call each other: deployments are held by the
+	// scheduler and released (waking agents) by the gate.
+	var sched *scheduler.Scheduler
+	deploys := deploy.New(deploy.Config{
+		Store: db, Commits: repo, Logger: logger,
+		Provenance: server.ProvenanceChecker(provenanceKey),
+		Reviews:    reviews,
+		Released:   func() { sched.Wake() },
+	})
+	sched = scheduler.New(scheduler.Config{Store: db, Repo: repo, Secrets: vault, Deploys: deploys, Logger: logger, LeaseTTL: o.leaseTTL})
+	deploys.SetAdvance(sched.Advance)
 	srv := server.New(server.Config{
 		Store: db, Auth: authSvc, Projects: project.New(db, nil), Scheduler: sched, Repo: repo,
 		Vault: vault, MasterKeyFile: keyFile, Findings: findings.New(db, nil, findings.WithAdvisoryDB(advisories)),
+		Deploy: deploys, ProvenanceKey: provenanceKey,
 		Logger: logger, Version: version, SecureCookies: o.tlsCert != "",
+
+		Reviews: reviews,
 	})
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
@@ -180,6 +216,16 @@ func (a *App) serve(ctx context.Context, o *serveOptions) error {
 	go func() {
 		defer bg.Done()
 		_ = sched.Background(bgCtx)
+	}()
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		_ = reviews.Background(bgCtx)
+	}()
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		deploys.Background(bgCtx, time.Second)
 	}()
 	if o.dev {
 		bg.Add(1)

@@ -1,6 +1,10 @@
 package git
 
-import "context"
+import (
+	"context"
+
+	"github.com/rampart-ci/rampart"
+)
 
 // Repo reads repositories: files at a commit through a Cache, refs and branches from the remote.
 // It is what the scheduler reads pipelines and polls branches with.
@@ -19,4 +23,9 @@ func (r Repo) ResolveRef(ctx context.Context, repoURL, ref string) (string, erro
 // Branches returns each branch's head commit; see the package function.
 func (r Repo) Branches(ctx context.Context, repoURL string) (map[string]string, error) {
 	return Branches(ctx, repoURL)
+}
+
+// Commits returns the commits in from..to; see Cache.Commits.
+func (r Repo) Commits(ctx context.Context, repoURL, from, to string) ([]*rampart.Commit, error) {
+	return r.Cache.Commits(ctx, repoURL, from, to)
 }

@@ -144,8 +144,8 @@ func Extractors() []filesystem.Extractor {
 		yarnlock.New,
 		// Python: requirements*.txt, Pipfile.lock.
 		requirements.New, pipfilelock.New,
-		// Ruby: Gemfile.lock, gems.locked. Java: gradle.lockfile.
-		gemfilelock.New, gradlelockfile.New,
+		// Ruby: Gemfile.lock, gems.locked. Java: gradle.lockfile, pom.xml (offline: pomxml.go).
+		gemfilelock.New, gradlelockfile.New, newPOMXML,
 		// .NET: packages.lock.json, *.csproj, packages.config, paket.lock.
 		packageslockjson.New, csproj.New, packagesconfig.New, paketlock.New,
 		// Elixir: mix.lock.
@@ -155,8 +155,8 @@ func Extractors() []filesystem.Extractor {
 		// Not yet, for want of modules in go.mod: package-lock.json, bun.lock, composer.lock
 		// (github.com/tidwall/gjson, jsonc); Cargo.lock, poetry.lock, pdm.lock, uv.lock,
 		// pylock.toml (github.com/BurntSushi/toml); pnpm-lock.yaml, pubspec.lock
-		// (gopkg.in/yaml.v3); pom.xml (deps.dev/api/v3, grpc and oauth2 through
-		// osv-scalibr/clients/datasource).
+		// (gopkg.in/yaml.v3). osv-scalibr's pom.xml extractor is not used: it needs
+		// deps.dev/api/v3, grpc and oauth2 (osv-scalibr/clients/datasource); see pomxml.go.
 	}
 	out := make([]filesystem.Extractor, 0, len(ctors))
 	for _, ctor := range ctors {
@@ -421,13 +421,28 @@ func unpinnedFinding(p Package) scan.Finding {
 		File:      p.File,
 		Line:      p.Line,
 		Message:   fmt.Sprintf("%s in %s is not pinned to one version (%s), so its advisories cannot be checked", p.Name, path.Base(p.File), p.Constraint),
-		Fix:       "pin an exact version (== in requirements.txt) or commit a lockfile",
+		Fix:       unpinnedFix(p.Ecosystem),
 		Package:   p.Name,
 		Version:   p.Version,
 		Ecosystem: p.Ecosystem,
 		Identity:  strings.Join([]string{p.Ecosystem, p.Name, p.Constraint}, "|"),
 	}
 	return f
+}
+
+// unpinnedFix says how to pin a version in the ecosystem's own terms.
+func unpinnedFix(eco string) string {
+	switch eco {
+	case "PyPI":
+		return "pin an exact version (== in requirements.txt) or commit a lockfile (poetry.lock, Pipfile.lock, uv.lock)"
+	case "Maven":
+		return "give the dependency a literal version, or define the property in this pom or a parent inside the repository"
+	case "npm":
+		return "commit a lockfile (package-lock.json, yarn.lock, pnpm-lock.yaml)"
+	case "NuGet":
+		return "use an exact version, or commit packages.lock.json (RestorePackagesWithLockFile)"
+	}
+	return "pin an exact version in the manifest, or commit the ecosystem's lockfile"
 }
 
 func formatAge(d time.Duration) string {
