@@ -214,6 +214,9 @@ func describe(p rampart.Protection) string {
 	}
 	if p.RequiredApprovals > 0 {
 		who := "deploy.approve holders"
+		if p.Production {
+			who = "release managers or admins"
+		}
 		if len(p.Approvers) > 0 {
 			who = strings.Join(p.Approvers, ",")
 		}

@@ -154,6 +154,11 @@ func TestProtectedDeployments(t *testing.T) {
 	deployedCommits := func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), deployed...) }
 
 	e := newEnv(t, "10s")
+	// Pushes to protected branches are checked for review evidence at once, not after 30 s.
+	e.server.stop(t)
+	e.server = start(t, nil, "server", "--addr", e.addr, "--data-dir", e.data, "--lease-ttl", e.leaseTT,
+		"--master-key-file", e.keyFile, "--review-grace", "0s")
+	e.server.waitFor(t, `listening on`, 20*time.Second)
 	pipeline := fmt.Sprintf(`on: [push, manual]
 env:
   TARGET: %s
@@ -277,6 +282,19 @@ jobs:
 	r3 := e.waitRun("web", 3, 60*time.Second)
 	if j := jobNamed(r3, "deploy"); r3.Status != rampart.StatusFailed || j == nil || !strings.Contains(j.Reason, "not covered by an approving review") {
 		t.Fatalf("unreviewed run: %s %+v", r3.Status, j)
+	}
+
+	// The unreviewed push to the protected branch is a policy violation; the reviewed one and
+	// the push to an unprotected branch are not.
+	vs, err := e.admin.Violations(ctx, "web", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vs) != 1 || vs[0].Commit != c3 || vs[0].Ref != "main" && vs[0].Ref != "refs/heads/main" {
+		t.Fatalf("violations: %+v (want one, for %s)", vs, c3)
+	}
+	if out, err := cli("admin", "violations", "web"); err != nil || !strings.Contains(out, c3[:12]) {
+		t.Fatalf("rampart violations: %v\n%s", err, out)
 	}
 
 	// 4. A second good deployment, reviewed by ron, approved by rita.

@@ -344,15 +344,31 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err := forge.Verify(host, r.Header, body, secret); err != nil {
 		return refuse(err)
 	}
-	var rv *rampart.ReviewEvent
+	var (
+		rv        *rampart.ReviewEvent
+		reviewErr error
+	)
 	if s.cfg.Reviews != nil {
-		if rv, err = forge.ParseReview(host, r.Header, body); err != nil {
-			return err
-		}
+		rv, reviewErr = forge.ParseReview(host, r.Header, body)
 	}
 	ev, err := forge.Parse(host, r.Header, body)
 	if err != nil {
 		return err
+	}
+	if reviewErr != nil {
+		if ev.Kind == "" || ev.Deleted {
+			return reviewErr
+		}
+		// The event starts a run and its review evidence (a pull request's author or head) is
+		// unreadable: build it, record no evidence, and say so in the audit log — a missing piece
+		// of evidence can only make the deploy gate stricter.
+		s.logger.Warn("webhook: review evidence unreadable", "project", p.Name, "host", host, "err", reviewErr)
+		ev2 := audit.Event(actor, "review.unreadable", "project:"+p.Name, rampart.ResultFailure)
+		ev2.Detail = rampart.ErrorMessage(reviewErr)
+		if err := s.cfg.Store.Update(r.Context(), func(tx rampart.Tx) error { return audit.Append(r.Context(), tx, ev2, time.Now()) }); err != nil {
+			return err
+		}
+		rv = nil
 	}
 	if rv != nil {
 		if err := s.cfg.Reviews.Record(r.Context(), actor, p, rv); err != nil {
