@@ -74,8 +74,9 @@ func (s *Service) evaluate(ctx context.Context, snapshot *rampart.Deployment) (r
 		if err != nil {
 			return err
 		}
+		learned := false
 		if d.CommitTime == nil && commitTime != nil {
-			d.CommitTime = commitTime
+			d.CommitTime, learned = commitTime, true
 		}
 		job, err := tx.JobByID(ctx, d.JobID)
 		if err != nil {
@@ -83,7 +84,7 @@ func (s *Service) evaluate(ctx context.Context, snapshot *rampart.Deployment) (r
 		}
 		switch d.Status {
 		case rampart.DeployQueued, rampart.DeployRunning:
-			return s.follow(ctx, tx, d, job)
+			return s.follow(ctx, tx, d, job, learned)
 		case rampart.DeployWaiting:
 			released, err = s.check(ctx, tx, d, job)
 			return err
@@ -114,14 +115,16 @@ func (s *Service) commitTime(ctx context.Context, d *rampart.Deployment) *time.T
 }
 
 // follow moves a released deployment along with its job.
-func (s *Service) follow(ctx context.Context, tx rampart.Tx, d *rampart.Deployment, job *rampart.Job) error {
+func (s *Service) follow(ctx context.Context, tx rampart.Tx, d *rampart.Deployment, job *rampart.Job, learned bool) error {
 	now := s.now()
 	switch {
 	case job.Status == rampart.StatusRunning && d.Status == rampart.DeployQueued:
 		d.Status, d.StartedAt = rampart.DeployRunning, job.StartedAt
 		return tx.UpdateDeployment(ctx, d)
+	case !rampart.Terminal(job.Status) && learned:
+		return tx.UpdateDeployment(ctx, d)
 	case !rampart.Terminal(job.Status):
-		return tx.UpdateDeployment(ctx, d) // the commit time may be new
+		return nil
 	}
 	d.FinishedAt = job.FinishedAt
 	if d.FinishedAt == nil {
@@ -259,21 +262,6 @@ func (s *Service) check(ctx context.Context, tx rampart.Tx, d *rampart.Deploymen
 		}
 		d.Artifacts = refs // approvals bound to another set stop counting below
 	}
-	for _, ref := range d.Artifacts {
-		a, err := tx.ArtifactByID(ctx, ref.ID)
-		if err != nil {
-			return refuse(fmt.Sprintf("artifact %s is gone: %s", ref.Name, rampart.ErrorMessage(err)))
-		}
-		if a.Digest != ref.Digest {
-			return refuse(fmt.Sprintf("artifact %s changed since the deployment was recorded (%s, now %s)", ref.Name, ref.Digest, a.Digest))
-		}
-		if s.cfg.Provenance == nil {
-			return refuse("this server cannot check the provenance of artifacts, so it deploys none")
-		}
-		if err := s.cfg.Provenance.Check(ctx, tx, a, d.Commit); err != nil {
-			return refuse(fmt.Sprintf("artifact %s has no valid provenance from this server: %s", ref.Name, rampart.ErrorMessage(err)))
-		}
-	}
 
 	// Approvals.
 	approvals, err := tx.ListApprovals(ctx, d.ID)
@@ -339,6 +327,24 @@ func (s *Service) check(ctx context.Context, tx rampart.Tx, d *rampart.Deploymen
 	for _, o := range active {
 		if o.EnvironmentID == d.EnvironmentID && o.ID != d.ID && (o.Status == rampart.DeployQueued || o.Status == rampart.DeployRunning) {
 			return wait(fmt.Sprintf("deployment %d (run #%d) to %s is in progress: one at a time", o.ID, o.RunNumber, env.Name))
+		}
+	}
+
+	// Provenance, last: it reads every artifact, which is worth doing once, when everything
+	// else lets the deployment go (the inputs route checks again as the agent downloads).
+	for _, ref := range d.Artifacts {
+		a, err := tx.ArtifactByID(ctx, ref.ID)
+		if err != nil {
+			return refuse(fmt.Sprintf("artifact %s is gone: %s", ref.Name, rampart.ErrorMessage(err)))
+		}
+		if a.Digest != ref.Digest {
+			return refuse(fmt.Sprintf("artifact %s changed since the deployment was recorded (%s, now %s)", ref.Name, ref.Digest, a.Digest))
+		}
+		if s.cfg.Provenance == nil {
+			return refuse("this server cannot check the provenance of artifacts, so it deploys none")
+		}
+		if err := s.cfg.Provenance.Check(ctx, tx, a, d.Commit); err != nil {
+			return refuse(fmt.Sprintf("artifact %s has no valid provenance from this server: %s", ref.Name, rampart.ErrorMessage(err)))
 		}
 	}
 

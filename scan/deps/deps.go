@@ -230,7 +230,7 @@ func (s *Scanner) add(file string, found []*extractor.Package) {
 	defer s.mu.Unlock()
 	for _, ep := range found {
 		p := convert(file, ep)
-		if p.Name == "" || p.Ecosystem == "" {
+		if p.Name == "" || p.Ecosystem == "" || localGoModule(p) {
 			continue
 		}
 		k := p.key()
@@ -239,6 +239,12 @@ func (s *Scanner) add(file string, found []*extractor.Package) {
 		}
 		s.pkgs[k] = p
 	}
+}
+
+// localGoModule reports a go.mod replace directive pointing into the file system
+// ("=> ./staging/src/k8s.io/api"): code of the repository itself, which no advisory names.
+func localGoModule(p Package) bool {
+	return p.Ecosystem == "Go" && (strings.HasPrefix(p.Name, "./") || strings.HasPrefix(p.Name, "../") || strings.HasPrefix(p.Name, "/"))
 }
 
 // convert turns a scalibr package into ours, deciding whether its version is pinned.

@@ -997,3 +997,28 @@ func BenchmarkScanGoCold(b *testing.B) {
 	}
 	b.ReportMetric(float64(n), "findings")
 }
+
+// TestLocalReplaceIsNotADependency: a go.mod replace into the repository's own tree (as
+// kubernetes does with ./staging) is not a package anyone publishes advisories for, nor an
+// unpinned dependency.
+func TestLocalReplaceIsNotADependency(t *testing.T) {
+	root := t.TempDir()
+	gomod := "module example.com/x\n\ngo 1.22\n\nrequire (\n\tk8s.io/api v0.0.0\n\tgolang.org/x/text v0.3.0\n)\n\nreplace k8s.io/api => ./staging/src/k8s.io/api\n"
+	if err := os.WriteFile(filepath.Join(root, "go.mod"), []byte(gomod), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := New(localDB(t), Options{})
+	for _, f := range scanTree(t, s, root) {
+		if f.RuleID == RuleUnpinned {
+			t.Errorf("local replacement reported: %+v", f)
+		}
+	}
+	for _, p := range s.Packages() {
+		if strings.HasPrefix(p.Name, ".") {
+			t.Errorf("local replacement listed as a package: %+v", p)
+		}
+	}
+	if len(s.Packages()) == 0 {
+		t.Fatal("no packages at all: the test no longer reads go.mod")
+	}
+}
