@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -64,9 +66,12 @@ func TestTwoServersOnePostgres(t *testing.T) {
 	var servers []*proc
 	var urls []string
 	keyFile := keygen(t) // one vault, one key, however many servers
+	// One provenance key too: what one server signed, the other's deploy gate must accept.
+	provKey := filepath.Join(t.TempDir(), "provenance.key")
 	for i := range 2 {
 		addr := freePort(t)
-		p := start(t, nil, "server", "--addr", addr, "--data-dir", filepath.Join(t.TempDir(), fmt.Sprint(i)), "--database-url", dbURL, "--master-key-file", keyFile)
+		p := start(t, nil, "server", "--addr", addr, "--data-dir", filepath.Join(t.TempDir(), fmt.Sprint(i)), "--database-url", dbURL,
+			"--master-key-file", keyFile, "--provenance-key-file", provKey)
 		p.waitFor(t, "listening on", 20*time.Second)
 		servers = append(servers, p)
 		urls = append(urls, "http://"+addr)
@@ -82,6 +87,19 @@ func TestTwoServersOnePostgres(t *testing.T) {
 	}
 	if token == "" {
 		t.Fatal("no server printed the first admin's token")
+	}
+	var pubKeys []string
+	for _, u := range urls {
+		resp, err := http.Get(u + "/api/v1/provenance/key")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		pubKeys = append(pubKeys, string(b))
+	}
+	if pubKeys[0] == "" || pubKeys[0] != pubKeys[1] {
+		t.Fatalf("the two servers sign provenance with different keys:\n%s\n%s", pubKeys[0], pubKeys[1])
 	}
 	admin := client.New(urls[0], token)
 	if _, err := admin.CreateProject(ctx, "web", repo); err != nil {

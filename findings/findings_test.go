@@ -10,6 +10,7 @@ import (
 	"github.com/rampart-ci/rampart"
 	"github.com/rampart-ci/rampart/audit"
 	"github.com/rampart-ci/rampart/findings"
+	"github.com/rampart-ci/rampart/policy"
 	"github.com/rampart-ci/rampart/store"
 )
 
@@ -119,4 +120,63 @@ func TestWaiversAreForSecurityOnlyAndExpire(t *testing.T) {
 	if err != nil || !rep.OK || rep.Events < 6 {
 		t.Fatalf("audit: %+v %v (want findings.record, 3 refusals, waive, unwaive)", rep, err)
 	}
+}
+
+// TestServerGatePolicy: a custom gate given to the service decides pipeline verdicts on top of
+// the default policy, as `rampart server --gate-policy` configures it.
+func TestServerGatePolicy(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "r.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	gate, err := policy.NewGate([]policy.Module{{Name: "team.rego", Source: `package team
+
+deny contains msg if {
+	some f in input.findings
+	f.severity == "low"
+	msg := sprintf("%s: our team allows no low findings either", [f.fingerprint])
+}
+`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := findings.New(db, nil, findings.WithGate(gate))
+	job := makeJob(t, db)
+	rep := &rampart.ScanReport{Scanners: []string{"sarif"}, Findings: []*rampart.Finding{
+		{Fingerprint: "low1", Scanner: "sarif", RuleID: "G104", Severity: "low", File: "a.go", Tool: "gosec"}}}
+	v, err := svc.Record(ctx, job, rep)
+	if err != nil || v.Pass || len(v.Failures) != 1 || !strings.Contains(v.Failures[0], "our team") {
+		t.Fatalf("custom gate verdict: %+v %v", v, err)
+	}
+	v, err = findings.New(db, nil).Record(ctx, job, rep)
+	if err != nil || !v.Pass {
+		t.Fatalf("default gate on a low finding: %+v %v", v, err)
+	}
+}
+
+// makeJob stores a project, a run and a running job, and returns the job.
+func makeJob(t *testing.T, db rampart.Store) *rampart.Job {
+	t.Helper()
+	ctx := context.Background()
+	now := time.Now()
+	p := &rampart.Project{Name: "web", RepoURL: "/x", CreatedAt: now}
+	run := &rampart.Run{Event: rampart.EventPush, Commit: "0123456789abcdef0123456789abcdef01234567", Status: rampart.StatusRunning, CreatedAt: now}
+	job := &rampart.Job{Name: "scan", Status: rampart.StatusRunning, Spec: "{}", Attempt: 1, CreatedAt: now}
+	err := db.Update(ctx, func(tx rampart.Tx) error {
+		if err := tx.CreateProject(ctx, p); err != nil {
+			return err
+		}
+		run.ProjectID = p.ID
+		if err := tx.CreateRun(ctx, run); err != nil {
+			return err
+		}
+		job.RunID, job.ProjectID = run.ID, p.ID
+		return tx.CreateJob(ctx, job)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return job
 }

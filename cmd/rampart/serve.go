@@ -22,6 +22,7 @@ import (
 	"github.com/rampart-ci/rampart/deploy"
 	"github.com/rampart-ci/rampart/findings"
 	"github.com/rampart-ci/rampart/forge/git"
+	"github.com/rampart-ci/rampart/policy"
 	"github.com/rampart-ci/rampart/project"
 	"github.com/rampart-ci/rampart/provenance"
 	"github.com/rampart-ci/rampart/review"
@@ -45,6 +46,15 @@ type serveOptions struct {
 	advisoryDB  string // --advisory-db
 	// reviewGrace is --review-grace.
 	reviewGrace time.Duration
+	// provenanceKey is --provenance-key-file; gatePolicy is --gate-policy.
+	provenanceKey string
+	gatePolicy    string
+}
+
+// addGateFlags adds the flags of the provenance signing key and of the server's gate policy.
+func addGateFlags(cmd *cobra.Command, o *serveOptions) {
+	cmd.Flags().StringVar(&o.provenanceKey, "provenance-key-file", "", "Ed25519 key that signs artifacts' provenance, made 0600 on first start (default: provenance.key in --data-dir). Servers sharing one database must share this file")
+	cmd.Flags().StringVar(&o.gatePolicy, "gate-policy", "", "directory of .rego gate policies (deny and warn rules over input.findings) that pipeline scans must pass on top of the default policy, as with `rampart scan --gate DIR`")
 }
 
 // addReviewFlag adds the flag of the grace period of push checks (see review.Config.Grace).
@@ -72,6 +82,7 @@ On first start it creates the user admin and prints its password and an admin AP
 	cmd.Flags().StringVar(&o.masterKey, "master-key-file", "", "the vault's key-encryption key file (default: master.key in --data-dir, made on first start)")
 	addAdvisoryFlag(cmd, o)
 	addReviewFlag(cmd, o)
+	addGateFlags(cmd, o)
 	return cmd
 }
 
@@ -94,6 +105,7 @@ share one database; without it, SQLite under --data-dir. --tls-cert and --tls-ke
 	cmd.Flags().DurationVar(&o.leaseTTL, "lease-ttl", 30*time.Second, "how long a job lease lives without a heartbeat; a lost agent's jobs are recovered after it")
 	addAdvisoryFlag(cmd, o)
 	addReviewFlag(cmd, o)
+	addGateFlags(cmd, o)
 	return cmd
 }
 
@@ -123,9 +135,20 @@ func (a *App) serve(ctx context.Context, o *serveOptions) error {
 	// The provenance key signs what jobs build, and deployments consume only what it signed.
 	// Like the vault's key it is checked before anything changes. Servers sharing one database
 	// must share this file too.
-	provenanceKey, err := provenance.LoadOrCreateKey(filepath.Join(o.dataDir, "provenance.key"))
+	keyPath := o.provenanceKey
+	if keyPath == "" {
+		keyPath = filepath.Join(o.dataDir, "provenance.key")
+	}
+	provenanceKey, err := provenance.LoadOrCreateKey(keyPath)
 	if err != nil {
 		return fmt.Errorf("load the provenance key: %w", err)
+	}
+	gate, err := policy.DefaultGate()
+	if o.gatePolicy != "" {
+		gate, err = policy.LoadGate(o.gatePolicy)
+	}
+	if err != nil {
+		return fmt.Errorf("gate policy: %w", err)
 	}
 
 	db, err := store.Open(ctx, dbURL, logger)
@@ -178,7 +201,7 @@ func (a *App) serve(ctx context.Context, o *serveOptions) error {
 	deploys.SetAdvance(sched.Advance)
 	srv := server.New(server.Config{
 		Store: db, Auth: authSvc, Projects: project.New(db, nil), Scheduler: sched, Repo: repo,
-		Vault: vault, MasterKeyFile: keyFile, Findings: findings.New(db, nil, findings.WithAdvisoryDB(advisories)),
+		Vault: vault, MasterKeyFile: keyFile, Findings: findings.New(db, nil, findings.WithAdvisoryDB(advisories), findings.WithGate(gate)),
 		Deploy: deploys, ProvenanceKey: provenanceKey,
 		Logger: logger, Version: version, SecureCookies: o.tlsCert != "",
 
