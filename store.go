@@ -58,6 +58,11 @@ type UserTx interface {
 	SetPassword(ctx context.Context, userID int64, passwordHash string, at time.Time) error
 	SetUserDisabled(ctx context.Context, userID int64, disabled bool) error
 	SetUserRole(ctx context.Context, userID int64, role string) error
+	// SetUserIdentities replaces the git and git-host identities of a user (lower-case e-mail
+	// addresses, author names, logins); ECONFLICT when one belongs to another user.
+	SetUserIdentities(ctx context.Context, userID int64, identities []string) error
+	// UserIdentities returns a user's identities, sorted.
+	UserIdentities(ctx context.Context, userID int64) ([]string, error)
 }
 
 // TokenTx stores API tokens by the SHA-256 of their secret.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -182,6 +183,61 @@ func (s *Service) CreateUser(ctx context.Context, actor *rampart.Actor, name, ro
 		return nil, err
 	}
 	return u, nil
+}
+
+// MaxIdentities bounds the git identities of one user.
+const MaxIdentities = 20
+
+// SetIdentities replaces the git and git-host identities of a user: the e-mail addresses and
+// author names their commits carry and their logins on git hosts. Separation of duties reads them
+// to recognise a user's own commits and pull requests, so only admins set them.
+func (s *Service) SetIdentities(ctx context.Context, actor *rampart.Actor, name string, identities []string) ([]string, error) {
+	target := "user:" + name
+	if err := s.authorize(ctx, actor, rbac.UserIdentity, rbac.Resource{}, target); err != nil {
+		return nil, err
+	}
+	if len(identities) > MaxIdentities {
+		return nil, rampart.Errorf(rampart.EINVALID, "%d identities; at most %d", len(identities), MaxIdentities)
+	}
+	var ids []string
+	for _, id := range identities {
+		id = strings.ToLower(strings.TrimSpace(id))
+		if id == "" || len(id) > 200 || strings.IndexFunc(id, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+			return nil, rampart.Errorf(rampart.EINVALID, "bad identity %q", id).WithDetail("give e-mail addresses, git author names or git-host logins of up to 200 characters")
+		}
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	ev := audit.Event(actor, "user.identities", target, rampart.ResultSuccess)
+	ev.Detail = "identities=" + strings.Join(ids, ",")
+	err := s.update(ctx, ev, func(tx rampart.Tx) error {
+		u, err := tx.UserByName(ctx, name)
+		if err != nil {
+			return err
+		}
+		return tx.SetUserIdentities(ctx, u.ID, ids)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// Identities returns a user's git identities; admins and security may read anyone's, users their
+// own.
+func (s *Service) Identities(ctx context.Context, actor *rampart.Actor, name string) ([]string, error) {
+	u, err := s.User(ctx, actor, name)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	err = s.store.View(ctx, func(tx rampart.Tx) (err error) {
+		ids, err = tx.UserIdentities(ctx, u.ID)
+		return err
+	})
+	return ids, err
 }
 
 // ListUsers returns every user.

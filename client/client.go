@@ -289,3 +289,24 @@ func (c *Client) ExportAudit(ctx context.Context, after int64, w io.Writer) erro
 	}
 	return nil
 }
+
+// Identities returns the git and git-host identities linked to a user.
+func (c *Client) Identities(ctx context.Context, user string) ([]string, error) {
+	var out struct {
+		Identities []string `json:"identities"`
+	}
+	err := c.do(ctx, "GET", "/api/v1/users/"+esc(user)+"/identities", nil, &out)
+	return out.Identities, err
+}
+
+// SetIdentities replaces the git and git-host identities linked to a user (admins).
+func (c *Client) SetIdentities(ctx context.Context, user string, identities []string) ([]string, error) {
+	if identities == nil {
+		identities = []string{}
+	}
+	var out struct {
+		Identities []string `json:"identities"`
+	}
+	err := c.do(ctx, "PUT", "/api/v1/users/"+esc(user)+"/identities", map[string][]string{"identities": identities}, &out)
+	return out.Identities, err
+}

@@ -49,7 +49,16 @@ func (s *Service) Decide(ctx context.Context, actor *rampart.Actor, p *rampart.P
 		err := rampart.Errorf(rampart.EFORBIDDEN, "you cannot decide deployment %d: %s", id, why)
 		return audit.Denied(ctx, s.cfg.Store, actor, action, target, err, s.now())
 	}
-	if who, ok := excluded.match(actor.Name); ok {
+	// Who the approver is in git: their user name and the identities an admin linked to them.
+	names := []string{actor.Name}
+	if err := s.cfg.Store.View(ctx, func(tx rampart.Tx) error {
+		ids, err := tx.UserIdentities(ctx, actor.UserID)
+		names = append(names, ids...)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if who, ok := excluded.matchAny(names); ok {
 		return nil, deny(fmt.Sprintf("you %s (separation of duties: no one approves their own change)", who))
 	}
 	var env *rampart.Environment
@@ -71,7 +80,7 @@ func (s *Service) Decide(ctx context.Context, actor *rampart.Actor, p *rampart.P
 	}); err != nil {
 		return nil, err
 	}
-	if who, ok := excluded.match(actor.Name); ok {
+	if who, ok := excluded.matchAny(names); ok {
 		return nil, deny(fmt.Sprintf("you %s (separation of duties: no one approves their own change)", who))
 	}
 	rules := env.Protection
@@ -173,6 +182,16 @@ func (ids identities) match(user string) (string, bool) {
 	return what, ok
 }
 
+// matchAny reports what the first of names that took part in the change did.
+func (ids identities) matchAny(names []string) (string, bool) {
+	for _, n := range names {
+		if what, ok := ids.match(n); ok {
+			return what, true
+		}
+	}
+	return "", false
+}
+
 // authors returns who may not decide deployment d: whoever started its run, and the authors and
 // committers of the commits it deploys — those since the environment's last successful
 // deployment, or the deployed commit alone when there is none.
@@ -232,6 +251,10 @@ type RunStarter interface {
 func (s *Service) Rollback(ctx context.Context, actor *rampart.Actor, p *rampart.Project, env string, runs RunStarter) (*rampart.Run, *rampart.Deployment, error) {
 	target := fmt.Sprintf("environment:%s/%s", p.Name, env)
 	if _, err := s.authorize(ctx, actor, p, rbac.DeployRollback, target); err != nil {
+		return nil, nil, err
+	}
+	// Bring deployments up to date with their jobs first: one that just finished counts.
+	if err := s.Evaluate(ctx); err != nil {
 		return nil, nil, err
 	}
 	e, history, err := s.History(ctx, p, env, 200)

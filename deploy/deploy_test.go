@@ -101,6 +101,7 @@ func newFixture(t *testing.T) *fixture {
 			{"rita", rampart.RoleMember, rampart.RoleReleaseManager}, {"ron", rampart.RoleMember, rampart.RoleReleaseManager},
 			{"dave", rampart.RoleMember, rampart.RoleDeveloper}, {"sam", rampart.RoleSecurity, ""},
 			{"mia", rampart.RoleMember, rampart.RoleMaintainer},
+			{"csmith", rampart.RoleMember, rampart.RoleReleaseManager}, // carol again, under another user name
 		} {
 			user := &rampart.User{Name: u.name, Role: u.org, CreatedAt: f.now, PasswordAt: f.now}
 			if err := tx.CreateUser(ctx, user, "x"); err != nil {
@@ -112,6 +113,11 @@ func newFixture(t *testing.T) *fixture {
 				}
 			}
 			f.users[u.name] = &rampart.Actor{UserID: user.ID, Name: u.name, Role: u.org, Source: "test"}
+			if u.name == "csmith" {
+				if err := tx.SetUserIdentities(ctx, user.ID, []string{"carol@example.com"}); err != nil {
+					return err
+				}
+			}
 		}
 		return nil
 	})
@@ -232,12 +238,13 @@ func TestApprovalsAndSeparationOfDuties(t *testing.T) {
 	}
 
 	for name, want := range map[string]string{
-		"carol": "wrote commit",          // the author, a release manager
-		"ron":   "started run",           // whoever started the run, a release manager
-		"dave":  "permission denied",     // a developer
-		"mia":   "only release managers", // a maintainer: not on production
-		"sam":   "only release managers", // security outside the fast lane
-		"admin": "",                      // admins may
+		"carol":  "wrote commit",          // the author, a release manager
+		"csmith": "wrote commit",          // the author under another user name, linked by her e-mail
+		"ron":    "started run",           // whoever started the run, a release manager
+		"dave":   "permission denied",     // a developer
+		"mia":    "only release managers", // a maintainer: not on production
+		"sam":    "only release managers", // security outside the fast lane
+		"admin":  "",                      // admins may
 	} {
 		_, err := f.deploys.Decide(f.ctx, f.users[name], f.project, d.ID, true, "looks good to me")
 		if want == "" {

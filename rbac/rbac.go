@@ -15,13 +15,16 @@ type Action string
 // Actions. The comment on each says which resource it applies to.
 const (
 	// Organisation-wide.
-	UserList      Action = "user.list"
-	UserCreate    Action = "user.create"
-	UserDisable   Action = "user.disable"
-	UserPassword  Action = "user.password" // set another user's password; your own is always allowed
-	TokenCreate   Action = "token.create"  // for yourself
-	TokenList     Action = "token.list"    // your own; admins and security see every user's
-	TokenRevoke   Action = "token.revoke"  // your own; admins may revoke anyone's
+	UserList     Action = "user.list"
+	UserCreate   Action = "user.create"
+	UserDisable  Action = "user.disable"
+	UserPassword Action = "user.password" // set another user's password; your own is always allowed
+	// UserIdentity links a user to their git and git-host identities, which separation of
+	// duties reads: admins only, so that no one unlinks themselves from their own commits.
+	UserIdentity  Action = "user.identity"
+	TokenCreate   Action = "token.create" // for yourself
+	TokenList     Action = "token.list"   // your own; admins and security see every user's
+	TokenRevoke   Action = "token.revoke" // your own; admins may revoke anyone's
 	ProjectCreate Action = "project.create"
 	ProjectList   Action = "project.list" // lists what ProjectRead allows
 	AuditRead     Action = "audit.read"   // list, verify and export the audit log
@@ -81,6 +84,7 @@ var table = map[Action]grant{
 	UserCreate:     {org: admin},
 	UserDisable:    {org: admin},
 	UserPassword:   {org: admin, self: true},
+	UserIdentity:   {org: admin},
 	TokenCreate:    {org: everyone},
 	TokenList:      {org: adminSec, self: true, read: true},
 	TokenRevoke:    {org: admin, self: true},

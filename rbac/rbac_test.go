@@ -18,6 +18,7 @@ var want = map[Action]struct {
 	UserCreate:     {"admin", "", false},
 	UserDisable:    {"admin", "", false},
 	UserPassword:   {"admin", "", true},
+	UserIdentity:   {"admin", "", false},
 	TokenCreate:    {"admin security member", "", false},
 	TokenList:      {"admin security", "", true},
 	TokenRevoke:    {"admin", "", true},

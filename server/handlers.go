@@ -175,6 +175,39 @@ func (s *Server) handleUserDisable(disabled bool) func(w http.ResponseWriter, r 
 	}
 }
 
+// IdentitiesRequest is the body of PUT /api/v1/users/{user}/identities, and its answer.
+type IdentitiesRequest struct {
+	Identities []string `json:"identities"`
+}
+
+func (s *Server) handleUserIdentitiesSet(w http.ResponseWriter, r *http.Request) error {
+	var req IdentitiesRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	ids, err := s.cfg.Auth.SetIdentities(r.Context(), actorOf(r), r.PathValue("user"), req.Identities)
+	if err != nil {
+		return err
+	}
+	if ids == nil {
+		ids = []string{}
+	}
+	writeJSON(w, http.StatusOK, IdentitiesRequest{Identities: ids})
+	return nil
+}
+
+func (s *Server) handleUserIdentities(w http.ResponseWriter, r *http.Request) error {
+	ids, err := s.cfg.Auth.Identities(r.Context(), actorOf(r), r.PathValue("user"))
+	if err != nil {
+		return err
+	}
+	if ids == nil {
+		ids = []string{}
+	}
+	writeJSON(w, http.StatusOK, IdentitiesRequest{Identities: ids})
+	return nil
+}
+
 // PasswordRequest is the body of PUT /api/v1/users/{user}/password. Current is required when
 // changing your own password.
 type PasswordRequest struct {

@@ -163,6 +163,8 @@ func (s *Server) routeTable() []*Route {
 		{Method: "POST", Pattern: "/api/v1/users/{user}/disable", Perm: rbac.UserDisable, Handler: s.handleUserDisable(true)},
 		{Method: "POST", Pattern: "/api/v1/users/{user}/enable", Perm: rbac.UserDisable, Handler: s.handleUserDisable(false)},
 		{Method: "PUT", Pattern: "/api/v1/users/{user}/password", Perm: rbac.UserPassword, Self: true, Handler: s.handleUserPassword},
+		{Method: "GET", Pattern: "/api/v1/users/{user}/identities", Perm: rbac.UserList, Self: true, Handler: s.handleUserIdentities},
+		{Method: "PUT", Pattern: "/api/v1/users/{user}/identities", Perm: rbac.UserIdentity, Handler: s.handleUserIdentitiesSet},
 
 		{Method: "GET", Pattern: "/api/v1/tokens", Perm: rbac.TokenList, Self: true, Handler: s.handleTokenList},
 		{Method: "POST", Pattern: "/api/v1/tokens", Perm: rbac.TokenCreate, Handler: s.handleTokenCreate},

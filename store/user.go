@@ -125,3 +125,41 @@ func wrapUpdate(err error, format string, args ...any) error {
 	}
 	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), err)
 }
+
+// SetUserIdentities implements rampart.UserTx.
+func (t *tx) SetUserIdentities(ctx context.Context, userID int64, identities []string) error {
+	if _, err := t.exec(ctx, "DELETE FROM user_identities WHERE user_id = ?", userID); err != nil {
+		return fmt.Errorf("clear identities of user %d: %w", userID, err)
+	}
+	for _, id := range identities {
+		_, err := t.exec(ctx, "INSERT INTO user_identities (user_id, identity) VALUES (?, ?)", userID, id)
+		switch {
+		case isUnique(err):
+			return rampart.Errorf(rampart.ECONFLICT, "the identity %q belongs to another user", id).
+				WithDetail("an identity links one user only: remove it from the other user first (rampart user identities OTHER --set …)")
+		case isForeignKey(err):
+			return notFound("user %d", userID)
+		case err != nil:
+			return fmt.Errorf("add identity of user %d: %w", userID, err)
+		}
+	}
+	return nil
+}
+
+// UserIdentities implements rampart.UserTx.
+func (t *tx) UserIdentities(ctx context.Context, userID int64) ([]string, error) {
+	rows, err := t.query(ctx, "SELECT identity FROM user_identities WHERE user_id = ? ORDER BY identity", userID)
+	if err != nil {
+		return nil, fmt.Errorf("list identities of user %d: %w", userID, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("list identities of user %d: %w", userID, err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}

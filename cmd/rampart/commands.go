@@ -263,8 +263,45 @@ func (a *App) userCommand() *cobra.Command {
 			return nil
 		},
 	}
+	var setIDs []string
+	var clearIDs bool
+	identities := &cobra.Command{
+		Use:   "identities NAME [--set alice@example.com,'Alice Smith',alice-gh | --clear]",
+		Short: "Show or set the git identities (e-mail, author name, host login) linked to a user",
+		Long: `Show or set (admins) the git and git-host identities of a user: the e-mail addresses and author
+names of their commits and their logins on GitHub, GitLab or Gitea. Separation of duties uses them:
+a user may not approve a deployment of commits or pull requests made under any of these identities,
+besides their Rampart user name. --set replaces the whole list.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			var ids []string
+			switch {
+			case clearIDs:
+				ids, err = c.SetIdentities(cmd.Context(), args[0], nil)
+			case cmd.Flags().Changed("set"):
+				ids, err = c.SetIdentities(cmd.Context(), args[0], setIDs)
+			default:
+				ids, err = c.Identities(cmd.Context(), args[0])
+			}
+			if err != nil {
+				return err
+			}
+			if len(ids) == 0 {
+				fmt.Fprintf(a.stdout, "%s has no linked git identities; only the user name is matched against commit authors.\n", args[0])
+				return nil
+			}
+			fmt.Fprintf(a.stdout, "%s: %s\n", args[0], strings.Join(ids, ", "))
+			return nil
+		},
+	}
+	identities.Flags().StringSliceVar(&setIDs, "set", nil, "replace the identities (comma-separated; quote names with spaces)")
+	identities.Flags().BoolVar(&clearIDs, "clear", false, "remove every identity")
 	cmd.AddCommand(add, list, setDisabled("disable", "Disable a user and end their sessions and tokens", true),
-		setDisabled("enable", "Enable a disabled user", false), passwd)
+		setDisabled("enable", "Enable a disabled user", false), passwd, identities)
 	return cmd
 }
 

@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) rampart.Store) {
 		{"ScanResults", testScanResults},
 		{"Deployments", testDeployments},
 		{"RunFastLane", testRunFastLane},
+		{"UserIdentities", testUserIdentities},
 		{"Reviews", testReviews},
 		{"Audit", testAudit},
 		{"AuditRejectsFork", testAuditRejectsFork},
