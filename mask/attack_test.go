@@ -56,8 +56,11 @@ func TestSubprocessAttack(t *testing.T) {
 
 	var live recorder
 	w := NewWriter(m, &live)
-	// The agent's idle flush: the masker is flushed when nothing arrived for idle.
-	const idle = 500 * time.Millisecond
+	// The agent's idle flush: the masker is flushed when nothing arrived for idle. The script
+	// pauses 10 ms between bytes; idle is far above that so that a machine under load, which can
+	// stall the script for half a second, does not flush in the middle of a form: such a flush
+	// lets the held-back prefix go (as documented), and the exact output below would differ.
+	const idle = 2 * time.Second
 	var mu sync.Mutex
 	last := time.Now()
 	stop := make(chan struct{})
