@@ -106,7 +106,7 @@ func (s *Service) Decide(ctx context.Context, actor *rampart.Actor, p *rampart.P
 		ttl = DefaultApprovalTTL
 	}
 	a := &rampart.Approval{DeploymentID: d.ID, UserID: actor.UserID, User: actor.Name, Role: role, Approve: approve, Comment: comment,
-		Commit: d.Commit, ArtifactsSum: artifactsSum(d.Artifacts), CreatedAt: now, ExpiresAt: now.Add(ttl)}
+		Commit: d.Commit, ArtifactsSum: ArtifactsSum(d.Artifacts), CreatedAt: now, ExpiresAt: now.Add(ttl)}
 	err = s.cfg.Store.Update(ctx, func(tx rampart.Tx) error {
 		cur, err := tx.DeploymentByID(ctx, d.ID)
 		if err != nil {
@@ -115,7 +115,7 @@ func (s *Service) Decide(ctx context.Context, actor *rampart.Actor, p *rampart.P
 		if cur.Status != rampart.DeployWaiting {
 			return rampart.Errorf(rampart.ECONFLICT, "deployment %d is %s", id, cur.Status).WithDetail("only waiting deployments can be approved or rejected")
 		}
-		if cur.Commit != a.Commit || artifactsSum(cur.Artifacts) != a.ArtifactsSum {
+		if cur.Commit != a.Commit || ArtifactsSum(cur.Artifacts) != a.ArtifactsSum {
 			return rampart.Errorf(rampart.ECONFLICT, "deployment %d changed while you decided", id).WithDetail("look at it again and decide on what it is now")
 		}
 		if err := tx.AddApproval(ctx, a); err != nil {
@@ -266,18 +266,7 @@ func (s *Service) Rollback(ctx context.Context, actor *rampart.Actor, p *rampart
 			return nil, nil, err
 		}
 	}
-	var current, previous *rampart.Deployment
-	for _, d := range history {
-		if d.Status != rampart.DeploySucceeded {
-			continue
-		}
-		if current == nil {
-			current = d
-		} else if d.Commit != current.Commit || artifactsSum(d.Artifacts) != artifactsSum(current.Artifacts) {
-			previous = d
-			break
-		}
-	}
+	current, previous := Deployed(history)
 	if previous == nil {
 		return nil, nil, rampart.Errorf(rampart.EPRECONDITION, "%s has no earlier successful deployment to roll back to", env).
 			WithDetail("`rampart deploy history %s %s` lists its deployments", p.Name, env)

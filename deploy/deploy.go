@@ -164,7 +164,7 @@ func (s *Service) Protect(ctx context.Context, actor *rampart.Actor, p *rampart.
 			return err
 		}
 		ev := audit.Event(actor, "env.protect", target, rampart.ResultSuccess)
-		ev.Detail = describe(prot)
+		ev.Detail = Describe(prot)
 		return audit.Append(ctx, tx, ev, e.UpdatedAt)
 	})
 	if err != nil {
@@ -206,8 +206,8 @@ func validProtection(p *rampart.Protection) error {
 	return nil
 }
 
-// describe puts rules in words, for the audit log and the CLI.
-func describe(p rampart.Protection) string {
+// Describe puts an environment's rules in words, for the audit log, the API and the UI.
+func Describe(p rampart.Protection) string {
 	var parts []string
 	if p.Production {
 		parts = append(parts, "production")
@@ -245,9 +245,6 @@ func describe(p rampart.Protection) string {
 	}
 	return strings.Join(parts, " ")
 }
-
-// Describe puts an environment's rules in words.
-func Describe(p rampart.Protection) string { return describe(p) }
 
 // Environments lists a project's environments with the deployment currently on each.
 func (s *Service) Environments(ctx context.Context, p *rampart.Project) ([]*rampart.Environment, error) {
@@ -345,8 +342,9 @@ func (s *Service) Pending(ctx context.Context, actor *rampart.Actor) ([]*rampart
 	return out, err
 }
 
-// artifactsSum is what an approval is bound to besides the commit: the set of artifact digests.
-func artifactsSum(refs []rampart.ArtifactRef) string {
+// ArtifactsSum is what an approval is bound to besides the commit: a digest of the set of
+// artifact names and digests.
+func ArtifactsSum(refs []rampart.ArtifactRef) string {
 	ds := make([]string, 0, len(refs))
 	for _, r := range refs {
 		ds = append(ds, r.Name+"\x00"+r.Digest)
@@ -355,9 +353,6 @@ func artifactsSum(refs []rampart.ArtifactRef) string {
 	sum := sha256.Sum256([]byte(strings.Join(ds, "\n")))
 	return hex.EncodeToString(sum[:])
 }
-
-// ArtifactsSum returns the digest of an artifact set that approvals are bound to.
-func ArtifactsSum(refs []rampart.ArtifactRef) string { return artifactsSum(refs) }
 
 // inputs returns the artifacts a deployment consumes: a rollback's are those of the deployment
 // it redeploys; otherwise every artifact the run's jobs uploaded.
@@ -378,6 +373,23 @@ func inputs(ctx context.Context, tx rampart.Tx, run *rampart.Run) ([]rampart.Art
 		refs = append(refs, rampart.ArtifactRef{ID: a.ID, Name: a.Name, Digest: a.Digest})
 	}
 	return refs, nil
+}
+
+// Deployed reads an environment's history (newest first): current is what runs there now, the
+// latest successful deployment, and previous what a rollback goes back to, the successful one
+// before it that deployed another commit or other artifacts. Either may be nil.
+func Deployed(history []*rampart.Deployment) (current, previous *rampart.Deployment) {
+	for _, d := range history {
+		if d.Status != rampart.DeploySucceeded {
+			continue
+		}
+		if current == nil {
+			current = d
+		} else if d.Commit != current.Commit || ArtifactsSum(d.Artifacts) != ArtifactsSum(current.Artifacts) {
+			return current, d
+		}
+	}
+	return current, nil
 }
 
 // Inputs returns the artifacts the deploy job jobID may consume: those of its deployment, once

@@ -74,9 +74,12 @@ func (s *Service) evaluate(ctx context.Context, snapshot *rampart.Deployment) (r
 		if err != nil {
 			return err
 		}
-		learned := false
 		if d.CommitTime == nil && commitTime != nil {
-			d.CommitTime, learned = commitTime, true
+			// Stored at once, whatever happens next, so that git is read once per deployment.
+			d.CommitTime = commitTime
+			if err := tx.UpdateDeployment(ctx, d); err != nil {
+				return err
+			}
 		}
 		job, err := tx.JobByID(ctx, d.JobID)
 		if err != nil {
@@ -84,7 +87,7 @@ func (s *Service) evaluate(ctx context.Context, snapshot *rampart.Deployment) (r
 		}
 		switch d.Status {
 		case rampart.DeployQueued, rampart.DeployRunning:
-			return s.follow(ctx, tx, d, job, learned)
+			return s.follow(ctx, tx, d, job)
 		case rampart.DeployWaiting:
 			released, err = s.check(ctx, tx, d, job)
 			return err
@@ -107,7 +110,8 @@ func (s *Service) commitTime(ctx context.Context, d *rampart.Deployment) *time.T
 	}
 	cs, err := s.cfg.Commits.Commits(ctx, repoURL, "", d.Commit)
 	if err != nil || len(cs) == 0 {
-		s.cfg.Logger.Warn("deploy: cannot read the commit time", "deployment", d.ID, "err", err)
+		// Tried again at the next evaluation; the lead time stays unknown meanwhile.
+		s.cfg.Logger.Debug("deploy: cannot read the commit time", "deployment", d.ID, "err", err)
 		return nil
 	}
 	t := cs[0].Time
@@ -115,13 +119,11 @@ func (s *Service) commitTime(ctx context.Context, d *rampart.Deployment) *time.T
 }
 
 // follow moves a released deployment along with its job.
-func (s *Service) follow(ctx context.Context, tx rampart.Tx, d *rampart.Deployment, job *rampart.Job, learned bool) error {
+func (s *Service) follow(ctx context.Context, tx rampart.Tx, d *rampart.Deployment, job *rampart.Job) error {
 	now := s.now()
 	switch {
 	case job.Status == rampart.StatusRunning && d.Status == rampart.DeployQueued:
 		d.Status, d.StartedAt = rampart.DeployRunning, job.StartedAt
-		return tx.UpdateDeployment(ctx, d)
-	case !rampart.Terminal(job.Status) && learned:
 		return tx.UpdateDeployment(ctx, d)
 	case !rampart.Terminal(job.Status):
 		return nil
@@ -268,7 +270,7 @@ func (s *Service) check(ctx context.Context, tx rampart.Tx, d *rampart.Deploymen
 	if err != nil {
 		return false, err
 	}
-	sum := artifactsSum(d.Artifacts)
+	sum := ArtifactsSum(d.Artifacts)
 	approvers, securityApproved := map[string]bool{}, false
 	for _, a := range approvals {
 		if !now.Before(a.ExpiresAt) || a.Commit != d.Commit || a.ArtifactsSum != sum {

@@ -82,12 +82,7 @@ func (s *Server) handleEnvList(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		resp := EnvironmentResponse{Environment: e, Rules: deployRules(e)}
-		for _, d := range ds {
-			if d.Status == rampart.DeploySucceeded {
-				resp.Current = d
-				break
-			}
-		}
+		resp.Current, _ = deploy.Deployed(ds)
 		out = append(out, resp)
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -65,14 +65,10 @@ type deploymentsData struct {
 	Waiting []*rampart.Deployment
 }
 
-// current returns the latest successful deployment of a history, newest first.
-func current(ds []*rampart.Deployment) *rampart.Deployment {
-	for _, d := range ds {
-		if d.Status == rampart.DeploySucceeded {
-			return d
-		}
-	}
-	return nil
+// currentOf is what runs in an environment now, from its history.
+func currentOf(ds []*rampart.Deployment) *rampart.Deployment {
+	cur, _ := deploy.Deployed(ds)
+	return cur
 }
 
 // approvers names who approved d, in the order they did.
@@ -109,7 +105,7 @@ func (ui *UI) handleDeployments(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		row := &envRow{Env: e, Rules: deploy.Describe(e.Protection), Current: current(ds), Recent: ds[:min(envRecent, len(ds))]}
+		row := &envRow{Env: e, Rules: deploy.Describe(e.Protection), Current: currentOf(ds), Recent: ds[:min(envRecent, len(ds))]}
 		row.Approvers = approvers(row.Current)
 		d.Envs = append(d.Envs, row)
 	}
@@ -173,20 +169,8 @@ func (ui *UI) handleEnvironment(w http.ResponseWriter, r *http.Request) error {
 			d.More = min(limit*4, historyMax)
 		}
 	}
-	// What is deployed now and what a rollback would go back to, chosen as deploy.Rollback
-	// chooses: the latest successful deployment, and the successful one before it that
-	// deployed something else.
-	for _, dep := range ds {
-		if dep.Status != rampart.DeploySucceeded {
-			continue
-		}
-		if d.Current == nil {
-			d.Current = dep
-		} else if dep.Commit != d.Current.Commit || deploy.ArtifactsSum(dep.Artifacts) != deploy.ArtifactsSum(d.Current.Artifacts) {
-			d.Previous = dep
-			break
-		}
-	}
+	// What is deployed now and what a rollback would go back to, as deploy.Rollback chooses.
+	d.Current, d.Previous = deploy.Deployed(ds)
 	pr := e.Protection
 	d.Form = protectionForm{Approvers: strings.Join(pr.Approvers, ", "), Branches: strings.Join(pr.Branches, ", "),
 		Tags: strings.Join(pr.Tags, ", "), Windows: strings.Join(pr.Windows, "\n")}
