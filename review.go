@@ -169,11 +169,11 @@ func (e *ReviewEvent) Validate() error {
 	if e.Number <= 0 {
 		return bad("pull request number %d is not positive", e.Number)
 	}
-	if !isCommitSHA(e.CommitSHA) {
+	if !IsCommitSHA(e.CommitSHA) {
 		return bad("commit %.80q is not a full lower-case commit SHA", e.CommitSHA)
 	}
 	if e.Kind == PullRequestMerged {
-		if e.MergeCommitSHA != "" && !isCommitSHA(e.MergeCommitSHA) {
+		if e.MergeCommitSHA != "" && !IsCommitSHA(e.MergeCommitSHA) {
 			return bad("merge commit %.80q is not a full lower-case commit SHA", e.MergeCommitSHA)
 		}
 	} else if e.MergeCommitSHA != "" {
@@ -215,9 +215,9 @@ func (e *ReviewEvent) Validate() error {
 	return nil
 }
 
-// isCommitSHA reports whether s is a full SHA-1 or SHA-256 commit id in lower-case hex. Upper case
+// IsCommitSHA reports whether s is a full SHA-1 or SHA-256 commit id in lower-case hex. Upper case
 // is refused so that one commit has one spelling in the database.
-func isCommitSHA(s string) bool {
+func IsCommitSHA(s string) bool {
 	if len(s) != 40 && len(s) != 64 {
 		return false
 	}

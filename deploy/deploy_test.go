@@ -476,3 +476,18 @@ func TestSecurityFastLane(t *testing.T) {
 		t.Fatalf("after one security approval: %s %q", d.Status, d.Waiting)
 	}
 }
+
+// TestRequiredScansHoldDeployments: a project's required scans hold every deployment until the
+// server's gate job has passed, even where the environment does not ask for a gate.
+func TestRequiredScansHoldDeployments(t *testing.T) {
+	f := newFixture(t)
+	f.project.RequiredScans = []string{"secrets"}
+	if err := f.db.Update(f.ctx, func(tx rampart.Tx) error { return tx.UpdateProject(f.ctx, f.project) }); err != nil {
+		t.Fatal(err)
+	}
+	f.env(rampart.Protection{})
+	d := f.buildAndHold(f.run("dave", scheduler.Trigger{}))
+	if d.Status != rampart.DeployWaiting || !strings.Contains(d.Waiting, "security gate") {
+		t.Fatalf("deployment while the required gate has not run: %s %q", d.Status, d.Waiting)
+	}
+}

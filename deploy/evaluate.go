@@ -221,8 +221,13 @@ func (s *Service) check(ctx context.Context, tx rampart.Tx, d *rampart.Deploymen
 		}
 	}
 
-	// Gates.
-	if rules.RequireGate {
+	// Gates: the environment's rule, or the project's required scans, which no deployment may
+	// outrun.
+	p, err := tx.ProjectByID(ctx, d.ProjectID)
+	if err != nil {
+		return false, err
+	}
+	if rules.RequireGate || len(p.RequiredScans) > 0 {
 		gated := run
 		if run.RollbackOf != 0 {
 			// A rollback redeploys what an earlier run built and gated.

@@ -5,6 +5,7 @@ package findings
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -72,6 +73,22 @@ func (s *Service) Record(ctx context.Context, job *rampart.Job, rep *rampart.Sca
 	if len(rep.Packages) > MaxPackages {
 		return nil, rampart.Errorf(rampart.ETOOLARGE, "%d packages in one report", len(rep.Packages)).WithDetail("send at most %d", MaxPackages)
 	}
+	// The job's spec, not the agent, says which scans must be in the report: a report that
+	// leaves one out would pass the gate unchecked.
+	var spec rampart.JobSpec
+	if err := json.Unmarshal([]byte(job.Spec), &spec); err != nil {
+		return nil, fmt.Errorf("decode spec of job %d: %w", job.ID, err)
+	}
+	want := slices.Clone(spec.Scan)
+	if len(spec.SARIF) > 0 {
+		want = append(want, scan.ScannerSARIF)
+	}
+	for _, w := range want {
+		if !slices.Contains(rep.Scanners, w) {
+			return nil, rampart.Errorf(rampart.EINVALID, "the report of job %d has no %s results", job.ID, w).
+				WithDetail("the job's scans are %s; send the results of each", strings.Join(want, ", "))
+		}
+	}
 	now := s.now()
 	var findings []scan.Finding
 	for i, f := range rep.Findings {
@@ -135,6 +152,15 @@ func (s *Service) Record(ctx context.Context, job *rampart.Job, rep *rampart.Sca
 	result := &rampart.ScanResult{RunID: job.RunID, JobID: job.ID, ProjectID: job.ProjectID, Scanners: rep.Scanners,
 		Verdict: *verdict, Packages: pkgs, CreatedAt: now}
 	err = s.store.Update(ctx, func(tx rampart.Tx) error {
+		// The lease checked when the request came may have ended while packages were matched:
+		// a late report of a superseded attempt must not replace the current one's.
+		cur, err := tx.JobByID(ctx, job.ID)
+		if err != nil {
+			return err
+		}
+		if cur.Status != rampart.StatusRunning || cur.Fence != job.Fence {
+			return rampart.Errorf(rampart.ECONFLICT, "job %d's lease is no longer yours", job.ID).WithDetail("stop the job; its result is not wanted")
+		}
 		if err := tx.DeleteFindingsOfJob(ctx, job.ID); err != nil {
 			return err
 		}

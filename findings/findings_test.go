@@ -180,3 +180,34 @@ func makeJob(t *testing.T, db rampart.Store) *rampart.Job {
 	}
 	return job
 }
+
+// TestReportMustCoverTheJobsScans attacks the gate from the agent's side: a report that leaves
+// out a scan the job asked for, or that comes from a superseded lease, is refused.
+func TestReportMustCoverTheJobsScans(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "r.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	job := makeJob(t, db)
+	job.Spec = `{"scan":["secrets","dependencies"]}`
+	job.Fence = 1
+	if err := db.Update(ctx, func(tx rampart.Tx) error { return tx.UpdateJob(ctx, job) }); err != nil {
+		t.Fatal(err)
+	}
+	svc := findings.New(db, nil)
+	_, err = svc.Record(ctx, job, &rampart.ScanReport{Scanners: []string{"secrets"}})
+	if rampart.ErrorCode(err) != rampart.EINVALID || !strings.Contains(err.Error(), "dependencies") {
+		t.Fatalf("a report without the dependency scan: %v", err)
+	}
+	stale := *job
+	stale.Fence = 0
+	_, err = svc.Record(ctx, &stale, &rampart.ScanReport{Scanners: []string{"secrets", "dependencies"}})
+	if rampart.ErrorCode(err) != rampart.ECONFLICT {
+		t.Fatalf("a report of a superseded lease: %v", err)
+	}
+	if rs, _ := svc.ScanResults(ctx, &rampart.Run{ID: job.RunID}); len(rs) != 0 {
+		t.Fatalf("a refused report was stored: %+v", rs)
+	}
+}

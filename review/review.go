@@ -155,7 +155,7 @@ func authorName(e *rampart.ReviewEvent) string {
 // Judge for the rules.
 func (s *Service) Covered(ctx context.Context, tx rampart.Tx, projectID int64, commit string) (covered bool, why string, prAuthors []string, err error) {
 	commit = strings.ToLower(commit)
-	if !isSHA(commit) {
+	if !rampart.IsCommitSHA(commit) {
 		return false, fmt.Sprintf("%.80q is not a full commit SHA, so no review evidence can name it", commit), nil, nil
 	}
 	events, err := tx.ReviewEvents(ctx, projectID, commit)
@@ -182,7 +182,7 @@ func (s *Service) Reviews(ctx context.Context, p *rampart.Project, commit string
 		return out, err
 	}
 	commit = strings.ToLower(commit)
-	if !isSHA(commit) {
+	if !rampart.IsCommitSHA(commit) {
 		return nil, rampart.Errorf(rampart.EINVALID, "%.80q is not a full commit SHA", commit).
 			WithDetail("give the full 40- or 64-character commit id, e.g. from `git rev-parse HEAD`")
 	}
@@ -247,7 +247,7 @@ func (s *Service) Protected(ctx context.Context, tx rampart.Tx, p *rampart.Proje
 // Pushes to branches nothing protects, and tag pushes (which have no branch), change nothing.
 func (s *Service) CheckPush(ctx context.Context, p *rampart.Project, branch, commit, pusher string) error {
 	commit = strings.ToLower(commit)
-	if branch == "" || !isSHA(commit) {
+	if branch == "" || !rampart.IsCommitSHA(commit) {
 		return rampart.Errorf(rampart.EINVALID, "push check needs a branch and a full commit SHA, got %.80q and %.80q", branch, commit)
 	}
 	var protected []string
@@ -359,17 +359,4 @@ func short(sha string) string {
 		return sha[:12]
 	}
 	return sha
-}
-
-// isSHA reports whether s is a full SHA-1 or SHA-256 commit id in lower-case hex.
-func isSHA(s string) bool {
-	if len(s) != 40 && len(s) != 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
 }

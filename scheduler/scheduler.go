@@ -316,6 +316,9 @@ func (s *Scheduler) createGateJob(ctx context.Context, tx rampart.Tx, p *rampart
 		return fmt.Errorf("encode job %s: %w", name, err)
 	}
 	j := &rampart.Job{RunID: run.ID, ProjectID: p.ID, Name: name, Spec: string(b), Status: rampart.StatusQueued, Attempt: 1, CreatedAt: s.now()}
+	if run.SecurityFix {
+		j.Priority = FastLanePriority
+	}
 	return tx.CreateJob(ctx, j)
 }
 
@@ -772,8 +775,10 @@ func (s *Scheduler) AppendLog(ctx context.Context, jobID, fence, seq int64, data
 	})
 }
 
-// AddArtifact stores an artifact of a leased job.
-func (s *Scheduler) AddArtifact(ctx context.Context, jobID, fence int64, name, digest string, data []byte) (*rampart.Artifact, error) {
+// AddArtifact stores an artifact of a leased job with its signed provenance envelope (nil for
+// none), in one transaction: an artifact is never stored without the provenance it was
+// uploaded with.
+func (s *Scheduler) AddArtifact(ctx context.Context, jobID, fence int64, name, digest string, data, provenance []byte) (*rampart.Artifact, error) {
 	var a *rampart.Artifact
 	err := s.store.Update(ctx, func(tx rampart.Tx) error {
 		j, err := current(ctx, tx, jobID, fence)
@@ -784,7 +789,13 @@ func (s *Scheduler) AddArtifact(ctx context.Context, jobID, fence int64, name, d
 			return err
 		}
 		a = &rampart.Artifact{RunID: j.RunID, JobID: j.ID, Name: name, Digest: digest, Size: int64(len(data)), CreatedAt: s.now()}
-		return tx.CreateArtifact(ctx, a)
+		if err := tx.CreateArtifact(ctx, a); err != nil {
+			return err
+		}
+		if provenance == nil {
+			return nil
+		}
+		return tx.SetArtifactProvenance(ctx, a.ID, provenance)
 	})
 	return a, err
 }

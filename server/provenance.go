@@ -49,8 +49,8 @@ func (s *Server) checker() *provenance.Checker {
 }
 
 // addArtifact stores an artifact that job j uploaded and, when the server has a provenance key,
-// its signed provenance. The provenance is signed before the artifact is stored, so that an
-// upload that cannot get one is refused whole and the agent may send it again.
+// its signed provenance, in one transaction. The provenance is signed first, so that an upload
+// that cannot get one is refused whole and the agent may send it again.
 func (s *Server) addArtifact(ctx context.Context, j *rampart.Job, name, digest string, data []byte) (*rampart.Artifact, error) {
 	var envelope []byte
 	if s.cfg.ProvenanceKey != nil {
@@ -59,15 +59,7 @@ func (s *Server) addArtifact(ctx context.Context, j *rampart.Job, name, digest s
 			return nil, err
 		}
 	}
-	a, err := s.cfg.Scheduler.AddArtifact(ctx, j.ID, j.Fence, name, digest, data)
-	if err != nil || envelope == nil {
-		return a, err
-	}
-	err = s.cfg.Store.Update(ctx, func(tx rampart.Tx) error { return tx.SetArtifactProvenance(ctx, a.ID, envelope) })
-	if err != nil {
-		return nil, fmt.Errorf("store the provenance of artifact %d: %w", a.ID, err)
-	}
-	return a, nil
+	return s.cfg.Scheduler.AddArtifact(ctx, j.ID, j.Fence, name, digest, data, envelope)
 }
 
 // signArtifact returns the signed provenance of artifact name (content digest, "sha256:<hex>")

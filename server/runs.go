@@ -99,27 +99,14 @@ func (s *Server) handleRunCreate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ref := req.Ref
-	if ref == "" {
-		ref = "HEAD"
-	}
-	commit, err := s.cfg.Repo.ResolveRef(r.Context(), p.RepoURL, ref)
-	if err != nil {
-		return err
-	}
 	if req.SecurityFix && (strings.TrimSpace(req.Incident) == "" || len(req.Incident) > 100) {
 		return rampart.Errorf(rampart.EINVALID, "a security fix needs the incident it fixes").WithDetail("give --incident ID (at most 100 characters)")
 	}
-	tr := scheduler.Trigger{Event: rampart.EventManual, Ref: ref, Commit: commit, TriggeredBy: actorOf(r).Name,
-		SecurityFix: req.SecurityFix, Incident: strings.TrimSpace(req.Incident)}
-	switch {
-	case strings.HasPrefix(ref, "refs/heads/"):
-		tr.Branch = strings.TrimPrefix(ref, "refs/heads/")
-	case strings.HasPrefix(ref, "refs/tags/"):
-		tr.Tag = strings.TrimPrefix(ref, "refs/tags/")
-	case ref != "HEAD" && ref != commit:
-		tr.Branch, tr.Ref = ref, "refs/heads/"+ref
+	tr, err := s.cfg.Scheduler.ManualTrigger(r.Context(), p, req.Ref, actorOf(r).Name)
+	if err != nil {
+		return err
 	}
+	tr.SecurityFix, tr.Incident = req.SecurityFix, strings.TrimSpace(req.Incident)
 	run, err := s.cfg.Scheduler.CreateRun(r.Context(), actorOf(r), p, tr)
 	if err != nil {
 		return err

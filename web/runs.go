@@ -10,7 +10,6 @@ import (
 
 	"github.com/rampart-ci/rampart"
 	"github.com/rampart-ci/rampart/rbac"
-	"github.com/rampart-ci/rampart/scheduler"
 )
 
 // runsPerPage is the length of a page of the runs list.
@@ -183,31 +182,16 @@ func (ui *UI) handleRunCreate(w http.ResponseWriter, r *http.Request) error {
 	if strings.HasPrefix(ref, "-") || strings.ContainsAny(ref, " \t\x00~^:?*[\\") {
 		return withBack(rampart.Errorf(rampart.EINVALID, "%q is not a branch, tag or commit", ref).WithDetail("give a branch such as main, a tag, or a commit SHA"), back)
 	}
-	commit, err := ui.cfg.Repo.ResolveRef(r.Context(), p.RepoURL, ref)
+	actor := actorOf(r)
+	tr, err := ui.cfg.Scheduler.ManualTrigger(r.Context(), p, ref, actor.Name)
 	if err != nil {
 		return withBack(err, back)
 	}
-	actor := actorOf(r)
-	run, err := ui.cfg.Scheduler.CreateRun(r.Context(), actor, p, manualTrigger(ref, commit, actor.Name))
+	run, err := ui.cfg.Scheduler.CreateRun(r.Context(), actor, p, tr)
 	if err != nil {
 		return withBack(err, back)
 	}
 	return seeOther(w, r, runURL(p.Name, run.Number))
-}
-
-// manualTrigger is the trigger of a run started by hand at ref, the way the API's run creation
-// names its branch or tag.
-func manualTrigger(ref, commit, by string) scheduler.Trigger {
-	tr := scheduler.Trigger{Event: rampart.EventManual, Ref: ref, Commit: commit, TriggeredBy: by}
-	switch {
-	case strings.HasPrefix(ref, "refs/heads/"):
-		tr.Branch = strings.TrimPrefix(ref, "refs/heads/")
-	case strings.HasPrefix(ref, "refs/tags/"):
-		tr.Tag = strings.TrimPrefix(ref, "refs/tags/")
-	case ref != "HEAD" && ref != commit:
-		tr.Branch, tr.Ref = ref, "refs/heads/"+ref
-	}
-	return tr
 }
 
 type runData struct {
