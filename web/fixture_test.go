@@ -226,8 +226,23 @@ func (f *fixture) setJobStatus(job *rampart.Job, status string) {
 // findings service, which judges them with the gate.
 func (f *fixture) recordFindings(job *rampart.Job, fs ...*rampart.Finding) {
 	f.t.Helper()
-	if _, err := f.findings.Record(context.Background(), job, &rampart.ScanReport{Scanners: []string{"sarif"}, Findings: fs}); err != nil {
+	// The findings service takes reports only from a running job's current lease, as an agent
+	// sends them: run the job for the report, then put its status back.
+	var cur *rampart.Job
+	f.update(func(ctx context.Context, tx rampart.Tx) (err error) {
+		cur, err = tx.JobByID(ctx, job.ID)
+		return err
+	})
+	was := cur.Status
+	if was != rampart.StatusRunning {
+		f.setJobStatus(job, rampart.StatusRunning)
+		cur.Status = rampart.StatusRunning
+	}
+	if _, err := f.findings.Record(context.Background(), cur, &rampart.ScanReport{Scanners: []string{"sarif"}, Findings: fs}); err != nil {
 		f.t.Fatal(err)
+	}
+	if was != rampart.StatusRunning {
+		f.setJobStatus(job, was)
 	}
 }
 
